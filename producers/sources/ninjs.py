@@ -1,0 +1,163 @@
+"""IPTC ninjs JSON stories, versions 1.x (`headline`, `body_text`) and 2.x (`headlines`, `bodies`).
+
+A file holds one ninjs object or a JSON list of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from pydantic import ValidationError
+
+from wirewatch.errors import InputError
+from wirewatch.model import Story
+
+SOURCE = "ninjs"
+
+
+def parse(text: str, name: str = "<ninjs>", on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", f"{name}:{exc.lineno}:{exc.colno}") from exc
+    items = doc if isinstance(doc, list) else [doc]
+    for i, item in enumerate(items):
+        where = f"{name}[{i}]" if isinstance(doc, list) else name
+        try:
+            yield from_ninjs(item, where)
+        except InputError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+
+
+def read(path, on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    yield from parse(text, str(path), on_error)
+
+
+def from_ninjs(doc: Any, where: str) -> Story:
+    if not isinstance(doc, dict):
+        raise InputError(f"a ninjs item must be an object, not {type(doc).__name__}", where)
+    uri = doc.get("uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise InputError("ninjs item has no 'uri'", where)
+    try:
+        return Story(
+            id=uri,
+            version=_version(doc.get("version")),
+            source=str(doc.get("copyrightholder") or doc.get("provider") or SOURCE)
+            if not isinstance(doc.get("provider"), dict)
+            else str(doc["provider"].get("name") or SOURCE),
+            title=_headline(doc),
+            body=_body(doc),
+            published=_time(doc.get("versioncreated") or doc.get("firstcreated"), "versioncreated", where),
+            language=doc.get("language") or None,
+            urgency=doc.get("urgency"),
+            pubstatus=doc.get("pubstatus") or "usable",
+            subjects=_names(doc.get("subjects", doc.get("subject"))),
+            places=_names(doc.get("places", doc.get("place"))),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"bad ninjs field {loc}: {err['msg']}", where) from exc
+
+
+def _version(value: Any) -> int:
+    # ninjs 1.x writes the version as a string; anything that is not a
+    # positive whole number counts as the first version.
+    try:
+        return max(1, int(str(value)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _headline(doc: dict) -> str:
+    if isinstance(doc.get("headline"), str):
+        return doc["headline"]
+    headlines = doc.get("headlines")
+    if isinstance(headlines, list) and headlines:
+        main = [h for h in headlines if isinstance(h, dict) and h.get("role") in (None, "main", "default")]
+        first = (main or headlines)[0]
+        if isinstance(first, dict):
+            return str(first.get("value", ""))
+    return ""
+
+
+def _body(doc: dict) -> str:
+    if isinstance(doc.get("body_text"), str):
+        return doc["body_text"]
+    if isinstance(doc.get("body_html"), str):
+        return html_to_text(doc["body_html"])
+    bodies = doc.get("bodies")
+    if isinstance(bodies, list):
+        bodies = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("value"), str)]
+        for b in bodies:
+            if str(b.get("contenttype", "text/plain")).startswith("text/plain"):
+                return b["value"]
+        for b in bodies:
+            if "html" in str(b.get("contenttype", "")):
+                return html_to_text(b["value"])
+    return ""
+
+
+def _time(value: Any, field: str, where: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"'{field}' is not an ISO 8601 time: {value!r}", where) from exc
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for v in value:
+        if isinstance(v, dict):
+            name = v.get("name") or v.get("code") or v.get("uri")
+            if name:
+                out.append(str(name))
+        elif isinstance(v, str):
+            out.append(v)
+    return tuple(out)
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    lines = (line.strip() for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,60 @@
+"""One exception hierarchy for every stage.
+
+Each stage has one place that catches `WireWatchError` and decides: retry what
+is `retriable`, park what is not on the dead-letter topic, or stop on a
+configuration error.  Raising the right class here is how code elsewhere
+tells that place what happened.
+"""
+
+from __future__ import annotations
+
+
+class WireWatchError(Exception):
+    """Base class.  `retriable` says whether trying again later may succeed."""
+
+    retriable: bool = False
+
+
+class ConfigError(WireWatchError):
+    """Settings, a rules file or a subscription is wrong; a person must fix it."""
+
+
+class InputError(WireWatchError):
+    """A story, a message or a file cannot be read.  `where` says where."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class QueryError(InputError):
+    """A watch query is not valid.  `column` is 1-based within the query."""
+
+    def __init__(self, message: str, column: int | None = None, query: str | None = None) -> None:
+        self.column = column
+        self.query = query
+        super().__init__(message, f"column {column}" if column is not None else None)
+
+
+class RuleError(ConfigError):
+    """A rule in a rules file is not valid; `rule_id` names it."""
+
+    def __init__(self, rule_id: str | None, message: str) -> None:
+        self.rule_id = rule_id
+        self.message = message
+        super().__init__(f"rule {rule_id!r}: {message}" if rule_id else message)
+
+
+class TransientError(WireWatchError):
+    """A server is down, slow or overloaded; the same work may succeed later."""
+
+    retriable = True
+
+
+class ServiceUnavailable(TransientError):
+    """A server (Kafka, Elasticsearch, SMTP, Slack) cannot be reached."""
+
+
+class PermanentError(WireWatchError):
+    """A server refused the work for good (bad request, unknown recipient)."""

@@ -1,0 +1,103 @@
+"""The one settings object, built once at start-up from the environment.
+
+Every variable is `WIREWATCH_<NAME>`; the README's configuration table is
+generated from the descriptions here (`wirewatch config --env`).  Nothing
+reads the environment at import time: call `Settings()` (or `load()`) in the
+bootstrap and pass the object on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIREWATCH_", extra="ignore", frozen=True)
+
+    # Services
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port.")
+    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL (comma-separated for several nodes).")
+    es_username: str | None = Field(None, description="Elasticsearch user, when security is on.")
+    es_password: SecretStr | None = Field(None, description="Elasticsearch password.")
+    es_api_key: SecretStr | None = Field(None, description="Elasticsearch API key (instead of user and password).")
+
+    # Names
+    app_id: str = Field("wirewatch", description="Faust application id: the consumer group of all workers.")
+    topic_prefix: str = Field("wirewatch", description="Prefix of every topic name.")
+    index: str = Field("wirewatch-stories", description="Elasticsearch index (or alias) for stories.")
+    partitions: int = Field(4, ge=1, description="Partitions of topics WireWatch creates; the most workers that share the work.")
+    replication: int = Field(1, ge=1, description="Replication factor of topics WireWatch creates.")
+
+    # Rules and files
+    rules_file: Path | None = Field(None, description="Watch rules YAML loaded by workers when no rules are published on the rules topic.")
+    corpus_dir: Path = Field(Path("../shared/corpus"), description="Where the shared wire-story corpus lives.")
+    home: Path = Field(Path(".wirewatch"), description="Folder for local services, their data and logs, and worker state.")
+
+    # Worker
+    web_port: int = Field(6066, description="Port of the Faust worker's web interface (0: pick a free one).")
+    index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
+    index_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a bulk request.")
+    log_level: str = Field("info", description="Log level of workers: debug, info, warning, error.")
+
+    # Alerts: email
+    smtp_host: str = Field("127.0.0.1", description="SMTP server.")
+    smtp_port: int = Field(1025, description="SMTP port (587 for STARTTLS, 465 for TLS).")
+    smtp_security: str = Field("none", pattern="^(none|starttls|tls)$", description="none, starttls or tls.")
+    smtp_username: str | None = Field(None, description="SMTP user, when the server wants a login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field("wirewatch@localhost", description="From address of alert email.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
+
+    # Alerts: Slack
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token for channel subscriptions (xoxb-...).")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
+
+    # Alerts: behaviour
+    kibana_url_template: str | None = Field(
+        None, description="Link to a story in search, e.g. http://localhost:5601/app/discover#/?_a=(query:(language:kuery,query:'_id:\"{story_id}\"')))."
+    )
+    retry_horizon_seconds: float = Field(900.0, gt=0, description="How long a failing delivery is retried before it is parked.")
+    templates_dir: Path | None = Field(None, description="Folder whose Jinja2 templates override the built-in alert templates.")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    @property
+    def stories_topic(self) -> str:
+        return self.topic("stories")
+
+    @property
+    def matched_topic(self) -> str:
+        return self.topic("matched")
+
+    @property
+    def matches_topic(self) -> str:
+        return self.topic("matches")
+
+    @property
+    def rules_topic(self) -> str:
+        return self.topic("rules")
+
+    @property
+    def alerts_topic(self) -> str:
+        return self.topic("alerts")
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("deadletter")
+
+
+def load(**overrides) -> Settings:
+    """Build settings from the environment, turning mistakes into a ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"WIREWATCH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"bad configuration: {problems}") from exc
