@@ -37,11 +37,18 @@ def _root(
     pass
 
 
-def _register() -> None:
-    from . import config, produce
+# Each module here has `register(app)`; one line a module keeps merges easy.
+_COMMANDS = (
+    "config",
+    "produce",
+)
 
-    for module in (config, produce):
-        module.register(app)
+
+def _register() -> None:
+    import importlib
+
+    for name in _COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(app)
 
 
 _register()

@@ -1,0 +1,81 @@
+"""Send stories to Kafka with kafka-python: key = story id, value = JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from wirewatch.errors import ServiceUnavailable
+from wirewatch.model import Story
+from wirewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StorySink:
+    """A Kafka producer of stories.
+
+    Idempotent and `acks=all`: a retried send never writes a story twice and
+    an acknowledged one is on every in-sync replica.  Failures arrive
+    asynchronously through `on_failure(story, error)`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str | None = None,
+        on_failure: Callable[[Story, Exception], None] | None = None,
+    ) -> None:
+        from kafka import KafkaProducer
+        from kafka.errors import NoBrokersAvailable
+
+        self.topic = topic or settings.stories_topic
+        self.sent = 0
+        self.failed = 0
+        self._on_failure = on_failure
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap.split(","),
+                client_id="wirewatch-producer",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,
+                batch_size=256 * 1024,
+                max_request_size=8 * 1024 * 1024,
+                delivery_timeout_ms=120_000,
+            )
+        except NoBrokersAvailable as exc:
+            raise ServiceUnavailable(
+                f"Kafka at {settings.kafka_bootstrap} is not reachable (is it running? `wirewatch services up`)"
+            ) from exc
+
+    def send(self, story: Story) -> None:
+        future = self._producer.send(self.topic, key=story.id.encode(), value=story.to_json())
+        future.add_callback(self._ok)
+        future.add_errback(self._failed, story)
+
+    def send_raw(self, key: bytes | None, value: bytes) -> None:
+        """Send bytes as they are (used to test how workers treat bad input)."""
+        self._producer.send(self.topic, key=key, value=value).get(timeout=30)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        self._producer.flush(timeout=timeout_s)
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._producer.close()
+
+    def __enter__(self) -> "StorySink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _ok(self, _metadata) -> None:
+        self.sent += 1
+
+    def _failed(self, story: Story, error: Exception) -> None:
+        self.failed += 1
+        log.error("story %s not sent to %s: %s", story.id, self.topic, error)
+        if self._on_failure:
+            self._on_failure(story, error)

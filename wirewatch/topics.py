@@ -1,0 +1,65 @@
+"""Create WireWatch's topics with the partition count and retention they need.
+
+Kafka's own auto-creation would make one-partition topics, which would cap a
+consumer group at one worker; so producers and workers ensure the topics
+before they use them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import ServiceUnavailable
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def specs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Topic name -> topic configs."""
+    return {
+        settings.stories_topic: {},
+        settings.matched_topic: {},
+        settings.matches_topic: {},
+        settings.alerts_topic: {},
+        settings.deadletter_topic: {},
+        # Rules are a table: the newest value per rule id, deletes by tombstone.
+        settings.rules_topic: {"cleanup.policy": "compact"},
+    }
+
+
+def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+
+    wanted = specs(settings)
+    if names is not None:
+        wanted = {n: wanted.get(n, {}) for n in names}
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            client_id="wirewatch-admin",
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+    except NoBrokersAvailable as exc:
+        raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} is not reachable") from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in wanted if n not in existing]
+        if missing:
+            new = [
+                NewTopic(n, num_partitions=settings.partitions, replication_factor=settings.replication, topic_configs=wanted[n])
+                for n in missing
+            ]
+            try:
+                admin.create_topics(new, timeout_ms=int(timeout_s * 1000))
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; fine
+            log.info("created topics %s", ", ".join(missing))
+        return missing
+    except KafkaError as exc:
+        raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
