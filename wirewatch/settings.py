@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".wirewatch"), description="Folder for local services, their data and logs, and worker state.")
 
     # Worker
-    web_port: int = Field(6066, description="Port of the Faust worker's web interface (0: pick a free one).")
+    web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset.")
     index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
     index_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a bulk request.")
     log_level: str = Field("info", description="Log level of workers: debug, info, warning, error.")

@@ -41,6 +41,9 @@ def _root(
 _COMMANDS = (
     "config",
     "produce",
+    "worker",
+    "tail",
+    "search",
 )
 
 

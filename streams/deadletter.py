@@ -1,0 +1,46 @@
+"""Park what a stage cannot process on the dead-letter topic, with the reason.
+
+The log line and the parked record both say which topic, partition and
+offset the message came from, so it can be found, fixed and replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from wirewatch.model import DeadLetter
+
+log = logging.getLogger("wirewatch.deadletter")
+
+
+def where(message: Any) -> str:
+    """`topic[partition]@offset` of a Faust or aiokafka message."""
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+class DeadLetters:
+    def __init__(self, topic: Any) -> None:
+        self.topic = topic
+        self.count = 0
+
+    async def park(self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None) -> None:
+        """Send one DeadLetter for `message` (a Faust or aiokafka message) or a bare payload."""
+        self.count += 1
+        if message is not None:
+            raw = message.value if isinstance(message.value, (bytes, type(None))) else str(message.value).encode()
+            record = DeadLetter.for_message(
+                stage=stage,
+                error=error,
+                payload=raw if payload is None else payload,
+                key=message.key,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
+            log.error("%s: parked %s on %s: %s", stage, where(message), self.topic.get_topic_name(), record.reason)
+        else:
+            record = DeadLetter.for_message(stage=stage, error=error, payload=payload)
+            log.error("%s: parked a message on %s: %s", stage, self.topic.get_topic_name(), record.reason)
+        key = record.key.encode() if record.key else None
+        await self.topic.send(key=key, value=record.to_json())

@@ -1,0 +1,61 @@
+"""Bootstrap of a worker: settings in, a running Faust worker out.
+
+This is the one place that builds clients and wires stages together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from wirewatch import topics as topic_admin
+from wirewatch.settings import Settings
+
+from . import elastic
+from .agents import Indexer, install_indexing, install_matching, install_rules
+from .app import create_app, declare_topics
+from .deadletter import DeadLetters
+from .live_rules import LiveRules
+
+log = logging.getLogger("wirewatch.worker")
+
+
+def build(settings: Settings):
+    """Create the app with every stage installed; opens no connection yet."""
+    app = create_app(settings)
+    topics = declare_topics(app, settings)
+    dead = DeadLetters(topics.deadletter)
+
+    async def rule_problem(exc, message) -> None:
+        await dead.park("rules", exc, message)
+
+    rules = LiveRules(settings, on_problem=rule_problem)
+    es = elastic.async_client(settings)
+    indexer = Indexer(settings, es, dead)
+    install_rules(app, rules)
+    install_matching(app, topics, rules, dead)
+    install_indexing(app, topics, settings, indexer)
+
+    @app.on_before_shutdown.connect
+    async def _close_es(_app, **kwargs) -> None:
+        await es.close()
+
+    app.wirewatch = {"rules": rules, "indexer": indexer, "dead": dead, "topics": topics}
+    return app
+
+
+def prepare(settings: Settings) -> None:
+    """Create topics and the index before the workers start (idempotent)."""
+    topic_admin.ensure(settings)
+    es = elastic.sync_client(settings)
+    try:
+        elastic.ensure_index_sync(es, settings.index)
+    finally:
+        es.close()
+
+
+def run(settings: Settings, loglevel: str = "info") -> None:
+    import faust
+
+    prepare(settings)
+    app = build(settings)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,0 +1,34 @@
+from datetime import datetime, timezone
+
+from streams.indexing import bulk_operations, document, index_template, outcome
+from wirewatch.model import MatchedStory, Story
+
+
+def item(version=1, **kw) -> MatchedStory:
+    s = Story(id="reuters-21578:5", version=version, source="reuters-21578", title="T", body="B",
+              published=datetime(1987, 2, 26, tzinfo=timezone.utc), **kw)
+    return MatchedStory(story=s, rules=("b", "a"), matched_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+def test_document_fields_fit_the_mapping():
+    doc = document(item(subjects=("cocoa",)))
+    props = index_template("ix")["template"]["mappings"]["properties"]
+    assert set(doc) <= set(props)
+    assert doc["@timestamp"] == "1987-02-26T00:00:00+00:00"
+    assert doc["rules"] == ["b", "a"] and doc["story_id"] == "reuters-21578:5" and doc["subjects"] == ["cocoa"]
+    assert "url" not in doc  # absent fields are left out, not null
+
+
+def test_bulk_uses_story_id_and_external_version():
+    ops = bulk_operations([item(3)], "ix")
+    assert ops[0] == {"index": {"_index": "ix", "_id": "reuters-21578:5", "version": 3, "version_type": "external_gte"}}
+    assert ops[1]["version"] == 3
+
+
+def test_outcomes():
+    assert outcome({"index": {"status": 201, "result": "created"}}) == ("indexed", "created")
+    assert outcome({"index": {"status": 409, "error": {"type": "version_conflict_engine_exception"}}})[0] == "stale"
+    assert outcome({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "busy"}}})[0] == "retry"
+    assert outcome({"index": {"status": 503, "error": {"type": "unavailable_shards_exception"}}})[0] == "retry"
+    kind, reason = outcome({"index": {"status": 400, "error": {"type": "document_parsing_exception", "reason": "bad"}}})
+    assert kind == "rejected" and reason == "HTTP 400 document_parsing_exception: bad"
