@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from wirewatch.errors import ServiceUnavailable
+from wirewatch import kafka_clients
 from wirewatch.model import Story
 from wirewatch.settings import Settings
 
@@ -26,28 +26,18 @@ class StorySink:
         topic: str | None = None,
         on_failure: Callable[[Story, Exception], None] | None = None,
     ) -> None:
-        from kafka import KafkaProducer
-        from kafka.errors import NoBrokersAvailable
-
         self.topic = topic or settings.stories_topic
         self.sent = 0
         self.failed = 0
         self._on_failure = on_failure
-        try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap.split(","),
-                client_id="wirewatch-producer",
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=20,
-                batch_size=256 * 1024,
-                max_request_size=8 * 1024 * 1024,
-                delivery_timeout_ms=120_000,
-            )
-        except NoBrokersAvailable as exc:
-            raise ServiceUnavailable(
-                f"Kafka at {settings.kafka_bootstrap} is not reachable (is it running? `wirewatch services up`)"
-            ) from exc
+        self._producer = kafka_clients.producer(
+            settings,
+            "wirewatch-producer",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            max_request_size=8 * 1024 * 1024,
+            delivery_timeout_ms=120_000,
+        )
 
     def send(self, story: Story) -> None:
         future = self._producer.send(self.topic, key=story.id.encode(), value=story.to_json())

@@ -7,8 +7,10 @@ see only real changes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+from wirewatch import kafka_clients
 from wirewatch.errors import InputError, ServiceUnavailable
 from wirewatch.rules import Rule
 from wirewatch.settings import Settings
@@ -40,18 +42,9 @@ def diff(live: dict[str, Rule], wanted: list[Rule], prune: bool = True) -> Chang
 
 def read_live(settings: Settings, timeout_s: float = 20.0) -> tuple[dict[str, Rule], list[InputError]]:
     """Every rule on the rules topic now (the last value per key; tombstones delete)."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import NoBrokersAvailable
+    from kafka import TopicPartition
 
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="wirewatch-rules-reader",
-        )
-    except NoBrokersAvailable as exc:
-        raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} is not reachable") from exc
+    consumer = kafka_clients.consumer(settings, "wirewatch-rules-reader")
     rules: dict[str, Rule] = {}
     problems: list[InputError] = []
     try:
@@ -62,8 +55,6 @@ def read_live(settings: Settings, timeout_s: float = 20.0) -> tuple[dict[str, Ru
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        import time
-
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
@@ -87,8 +78,6 @@ def read_live(settings: Settings, timeout_s: float = 20.0) -> tuple[dict[str, Ru
 
 def publish(settings: Settings, wanted: list[Rule], prune: bool = True) -> Change:
     """Send what differs between `wanted` and the live rules; return the change."""
-    from kafka import KafkaProducer
-
     from wirewatch import topics
 
     topics.ensure(settings, [settings.rules_topic])
@@ -97,12 +86,7 @@ def publish(settings: Settings, wanted: list[Rule], prune: bool = True) -> Chang
     if not change:
         return change
     by_id = {r.id: r for r in wanted}
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
-        acks="all",
-        enable_idempotence=True,
-        client_id="wirewatch-rules-publisher",
-    )
+    producer = kafka_clients.producer(settings, "wirewatch-rules-publisher")
     try:
         for rule_id in change.added + change.changed:
             producer.send(settings.rules_topic, key=rule_id.encode(), value=by_id[rule_id].to_json())
@@ -112,3 +96,15 @@ def publish(settings: Settings, wanted: list[Rule], prune: bool = True) -> Chang
     finally:
         producer.close()
     return change
+
+
+def apply_file(settings: Settings, path, prune: bool = True) -> Change:
+    """Validate a rules file and publish its difference; publish nothing if any rule is bad."""
+    from wirewatch.errors import ConfigError
+    from wirewatch.rules import load_rules
+
+    rules, problems = load_rules(path)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{lines}")
+    return publish(settings, rules, prune)

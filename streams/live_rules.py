@@ -57,7 +57,7 @@ class LiveRules:
                 for messages in batch.values():
                     for message in messages:
                         await self._apply(message, initial if loading else None)
-                if loading and all(await consumer.position(tp) >= end[tp] for tp in tps):
+                if loading and await _caught_up(consumer, tps, end):
                     self._load(initial)
                     loading = False
         finally:
@@ -106,3 +106,10 @@ class LiveRules:
             log.error("rules: skipped %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)
             if self._on_problem is not None:
                 await self._on_problem(exc, message)
+
+
+async def _caught_up(consumer, tps, end) -> bool:
+    for tp in tps:
+        if await consumer.position(tp) < end[tp]:
+            return False
+    return True

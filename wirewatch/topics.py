@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from . import kafka_clients
 from .errors import ServiceUnavailable
 from .settings import Settings
 
@@ -30,21 +31,13 @@ def specs(settings: Settings) -> dict[str, dict[str, str]]:
 
 def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     wanted = specs(settings)
     if names is not None:
         wanted = {n: wanted.get(n, {}) for n in names}
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
-            client_id="wirewatch-admin",
-            request_timeout_ms=int(timeout_s * 1000),
-        )
-    except NoBrokersAvailable as exc:
-        raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} is not reachable") from exc
+    admin = kafka_clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         existing = set(admin.list_topics())
         missing = [n for n in wanted if n not in existing]

@@ -45,10 +45,10 @@ def tail(
 
       wirewatch tail stories --json -b -e > stories.jsonl
     """
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import NoBrokersAvailable
+    from kafka import TopicPartition
 
-    from wirewatch.errors import ConfigError, ServiceUnavailable
+    from wirewatch import kafka_clients
+    from wirewatch.errors import ConfigError
     from wirewatch.timeparse import parse_since
 
     s = settings(kafka_bootstrap=bootstrap)
@@ -59,15 +59,7 @@ def tail(
             start_at = parse_since(since) if since else None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=s.kafka_bootstrap.split(","),
-                group_id=None,
-                enable_auto_commit=False,
-                client_id="wirewatch-tail",
-            )
-        except NoBrokersAvailable as exc:
-            raise ServiceUnavailable(f"Kafka at {s.kafka_bootstrap} is not reachable") from exc
+        consumer = kafka_clients.consumer(s, "wirewatch-tail")
         try:
             partitions = consumer.partitions_for_topic(name)
             if not partitions:

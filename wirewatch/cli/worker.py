@@ -30,9 +30,12 @@ def worker(
     s = settings(web_port=web_port)
     with friendly_errors():
         if rules is not None:
-            from .rules import publish_rules_file
+            from producers.rules_topic import apply_file
 
-            publish_rules_file(s, rules)
+            change = apply_file(s, rules)
+            console.print(
+                f"rules from {rules}: {len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed"
+            )
         from streams.worker import run
 
         console.print(f"[bold]wirewatch worker[/] group={s.app_id} kafka={s.kafka_bootstrap} es={s.es_url} index={s.index}")

@@ -1,0 +1,118 @@
+"""The whole pipeline on real Kafka and Elasticsearch: files -> producer -> Kafka -> workers -> index.
+
+Workers run as real `wirewatch worker` processes, as they would in production.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kafka import TopicPartition
+
+from producers.kafka_sink import StorySink
+from producers.sources import read_stories
+from streams import elastic
+from support.poll import wait_for
+from support.processes import Worker, run
+from wirewatch import kafka_clients
+from wirewatch.query import Matcher
+from wirewatch.rules import load_rules
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "examples" / "rules.yaml"
+
+
+def indexed_count(es, index: str) -> int:
+    if not es.indices.exists(index=index):
+        return 0
+    es.indices.refresh(index=index)
+    return es.count(index=index)["count"]
+
+
+def all_docs(es, index: str) -> dict[str, dict]:
+    from elasticsearch.helpers import scan
+
+    return {h["_id"]: h["_source"] for h in scan(es, index=index, query={"query": {"match_all": {}}}, _source=["rules", "version"])}
+
+
+def topic_records(settings, topic: str):
+    consumer = kafka_clients.consumer(settings, "test-reader")
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=1000).values():
+                out.extend(records)
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def es(settings):
+    client = elastic.sync_client(settings)
+    yield client
+    client.indices.delete(index=settings.index, ignore_unavailable=True)
+    client.close()
+
+
+def test_replay_matches_like_the_offline_matcher_and_parks_bad_input(settings, es, corpus_dir, tmp_path):
+    inputs = [corpus_dir / "samples" / "xi-putin-moscow-visit.txt", corpus_dir / "reuters21578" / "reut2-000.sgm",
+              corpus_dir / "reuters21578" / "reut2-001.sgm"]
+    stories = list(read_stories(inputs))
+    assert len(stories) == 2001
+    rules, problems = load_rules(RULES)
+    assert not problems
+    offline = Matcher.from_rules(rules)
+    expected = {s.id: sorted(offline.match(s.title, s.body)) for s in stories}
+    assert sum(1 for r in expected.values() if r) > 50, "the sample rules should match a good share of stories"
+
+    worker = Worker(settings, tmp_path / "worker.log", "--rules", str(RULES))
+    try:
+        produced = run(settings, "produce", "--no-progress", *map(str, inputs))
+        assert produced.returncode == 0, produced.stderr
+        with StorySink(settings) as sink:
+            sink.send_raw(b"broken-1", b'{"id": "broken-1", "title": "no source field and bad json"')
+
+        wait_for(lambda: indexed_count(es, settings.index) >= len(stories), timeout=240, what="every story indexed")
+        docs = all_docs(es, settings.index)
+        assert len(docs) == len(stories)
+        got = {story_id: sorted(doc.get("rules", [])) for story_id, doc in docs.items()}
+        assert got == expected
+
+        dead = wait_for(lambda: topic_records(settings, settings.deadletter_topic), timeout=60, what="a dead letter")
+        assert len(dead) == 1
+        letter = json.loads(dead[0].value)
+        assert letter["stage"] == "match" and letter["key"] == "broken-1"
+        assert letter["topic"] == settings.stories_topic and letter["offset"] >= 0
+        assert "not a valid Story" in letter["reason"]
+        assert letter["payload"].startswith('{"id": "broken-1"')
+        assert "parked" in worker.output()
+    finally:
+        assert worker.stop() == 0, worker.output()[-3000:]
+
+
+def test_killed_worker_loses_nothing_and_duplicates_nothing(settings, es, corpus_dir, tmp_path):
+    inputs = [corpus_dir / "reuters21578" / f"reut2-00{i}.sgm" for i in (2, 3, 4)]
+    first = Worker(settings, tmp_path / "first.log", "--rules", str(RULES))
+    second = Worker(settings, tmp_path / "second.log")
+    try:
+        produced = run(settings, "produce", "--no-progress", *map(str, inputs))
+        assert produced.returncode == 0, produced.stderr
+        wait_for(lambda: indexed_count(es, settings.index) >= 300, timeout=180, what="indexing under way")
+        first.kill()  # mid-replay, with un-committed work in flight
+        restarted = Worker(settings, tmp_path / "restarted.log")
+        try:
+            wait_for(lambda: indexed_count(es, settings.index) >= 3000, timeout=300, what="all 3000 stories indexed")
+            docs = all_docs(es, settings.index)
+            assert len(docs) == 3000
+            assert {d["version"] for d in docs.values()} == {1}
+        finally:
+            assert restarted.stop() == 0, restarted.output()[-3000:]
+    finally:
+        second.stop()

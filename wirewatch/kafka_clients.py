@@ -1,0 +1,73 @@
+"""kafka-python clients built from settings, with one way of saying Kafka is down.
+
+Producers, `tail`, `rules` and topic creation all come through here, so
+every command gives the same clear message when the broker cannot be
+reached instead of a client's stack trace.
+"""
+
+from __future__ import annotations
+
+from .errors import ServiceUnavailable
+from .settings import Settings
+
+BOOTSTRAP_TIMEOUT_MS = 10_000
+
+
+def _servers(settings: Settings) -> list[str]:
+    return [h.strip() for h in settings.kafka_bootstrap.split(",") if h.strip()]
+
+
+def _unreachable(settings: Settings, exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}); is it running? (`wirewatch services status`)"
+    )
+
+
+def producer(settings: Settings, client_id: str, **config):
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaProducer(
+            bootstrap_servers=_servers(settings),
+            client_id=client_id,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            acks="all",
+            enable_idempotence=True,
+            **config,
+        )
+    except KafkaError as exc:
+        raise _unreachable(settings, exc) from exc
+
+
+def consumer(settings: Settings, client_id: str, **config):
+    """A consumer outside any group: the caller assigns partitions itself."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=_servers(settings),
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **config,
+        )
+    except KafkaError as exc:
+        raise _unreachable(settings, exc) from exc
+
+
+def admin(settings: Settings, client_id: str = "wirewatch-admin", request_timeout_ms: int = 30_000):
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=_servers(settings),
+            client_id=client_id,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            request_timeout_ms=request_timeout_ms,
+        )
+    except KafkaError as exc:
+        raise _unreachable(settings, exc) from exc
