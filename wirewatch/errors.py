@@ -38,11 +38,12 @@ class QueryError(InputError):
 
 
 class RuleError(ConfigError):
-    """A rule in a rules file is not valid; `rule_id` names it."""
+    """A rule in a rules file is not valid; `rule_id` names it, `line` (1-based) says where it is."""
 
-    def __init__(self, rule_id: str | None, message: str) -> None:
+    def __init__(self, rule_id: str | None, message: str, line: int | None = None) -> None:
         self.rule_id = rule_id
         self.message = message
+        self.line = line
         super().__init__(f"rule {rule_id!r}: {message}" if rule_id else message)
 
 

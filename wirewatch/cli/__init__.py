@@ -44,6 +44,8 @@ _COMMANDS = (
     "worker",
     "tail",
     "search",
+    "match",
+    "rules",
 )
 
 
