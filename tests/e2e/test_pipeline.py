@@ -116,3 +116,30 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(settings, es, corpus
             assert restarted.stop() == 0, restarted.output()[-3000:]
     finally:
         second.stop()
+
+
+def test_rules_change_live_without_restart(settings, es, corpus_dir, tmp_path):
+    v1 = tmp_path / "v1.yaml"
+    v1.write_text("rules:\n  - id: cocoa\n    query: cocoa OR title:coffee\n")
+    v2 = tmp_path / "v2.yaml"
+    v2.write_text("rules:\n  - id: oil\n    query: '\"crude oil\" OR opec'\n")
+    before, after = corpus_dir / "reuters21578" / "reut2-005.sgm", corpus_dir / "reuters21578" / "reut2-006.sgm"
+    worker = Worker(settings, tmp_path / "worker.log", "--rules", str(v1))
+    try:
+        assert run(settings, "produce", "--no-progress", str(before)).returncode == 0
+        wait_for(lambda: indexed_count(es, settings.index) >= 1000, timeout=180, what="first batch indexed")
+        applied = run(settings, "rules", "apply", str(v2))
+        assert applied.returncode == 0, applied.stderr
+        wait_for(lambda: "rule cocoa removed" in worker.output() and "rule oil updated" in worker.output(), timeout=30,
+                 what="the worker to swap rules")
+        assert run(settings, "produce", "--no-progress", str(after)).returncode == 0
+        wait_for(lambda: indexed_count(es, settings.index) >= 2000, timeout=180, what="second batch indexed")
+        docs = all_docs(es, settings.index)
+        assert len(docs) == 2000
+        for path, rules_file in ((before, v1), (after, v2)):
+            matcher = Matcher.from_rules(load_rules(rules_file)[0])
+            for story in read_stories([path]):
+                assert sorted(docs[story.id].get("rules", [])) == matcher.match(story.title, story.body), story.id
+        assert worker.proc.poll() is None, "the same worker process did all of it"
+    finally:
+        assert worker.stop() == 0

@@ -46,6 +46,7 @@ _COMMANDS = (
     "search",
     "match",
     "rules",
+    "rules_live",
 )
 
 

@@ -1,0 +1,76 @@
+"""`wirewatch rules apply|list`: the live rules on the compacted rules topic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from .common import console, friendly_errors, out, settings
+from .rules import rules_app
+
+
+def register(app: typer.Typer) -> None:
+    # These join the `rules` group that .rules defines and registers.
+    rules_app.command("apply")(apply)
+    rules_app.command("list")(list_)
+
+
+def apply(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Rules file to make live.", show_default=False),
+    prune: bool = typer.Option(True, "--prune/--keep", help="Delete live rules that are not in the file (default) or keep them."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would change; publish nothing."),
+) -> None:
+    """Validate a rules file and publish what differs from the live rules.
+
+    Running workers pick the change up within seconds, without a restart. Nothing is
+    published when any rule in the file is invalid.
+    """
+    from producers.rules_topic import apply_file, diff, read_live
+    from wirewatch.rules import load_rules
+
+    s = settings()
+    with friendly_errors():
+        if dry_run:
+            rules, problems = load_rules(path)
+            for p in problems:
+                console.print(f"[red]problem[/] {p}", soft_wrap=True)
+            live, _ = read_live(s)
+            change = diff(live, rules, prune)
+        else:
+            change = apply_file(s, path, prune)
+    verb = "would be" if dry_run else "were"
+    for label, ids, colour in (("added", change.added, "green"), ("changed", change.changed, "yellow"), ("removed", change.removed, "red")):
+        for rule_id in ids:
+            out.print(f"[{colour}]{label:8}[/] {rule_id}")
+    if not change:
+        console.print(f"live rules on {s.rules_topic} already match {path}")
+    else:
+        console.print(
+            f"{len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed: "
+            f"{verb} published to {s.rules_topic}"
+        )
+
+
+def list_(
+    as_json: bool = typer.Option(False, "--json", help="Print each rule as one JSON line."),
+) -> None:
+    """Show the rules that are live now (what every worker matches with)."""
+    from rich.table import Table
+
+    from producers.rules_topic import read_live
+
+    s = settings()
+    with friendly_errors():
+        live, problems = read_live(s)
+    for p in problems:
+        console.print(f"[yellow]unreadable rule message[/] {p}", soft_wrap=True)
+    if as_json:
+        for rule in sorted(live.values(), key=lambda r: r.id):
+            out.print(json.dumps(rule.to_dict(), ensure_ascii=False), markup=False, highlight=False)
+        return
+    table = Table("id", "name", "query", title=f"{len(live)} live rules on {s.rules_topic}")
+    for rule in sorted(live.values(), key=lambda r: r.id):
+        table.add_row(rule.id, rule.name or "", rule.query)
+    out.print(table)
