@@ -140,32 +140,31 @@ def _service_provider() -> Iterator[_Provider]:
         yield provider
 
 
+def _named(variable: str, endpoint_of, probe, title: str) -> str | None:
+    """The service the variable names, once it answers (None when the variable is unset)."""
+    named = os.environ.get(variable)
+    if named:
+        endpoint = endpoint_of(named)
+        _wait_until(lambda: probe(endpoint.host, endpoint.port), f"{title} at {variable}={named}")
+    return named
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(_service_provider: _Provider) -> str:
     """host:port of a Kafka broker for this session."""
-    named = os.environ.get("WIREWATCH_KAFKA_BOOTSTRAP")
-    if named:
-        from wirewatch.services.endpoints import kafka_endpoint
-        from wirewatch.services.kafka import probe_kafka
+    from wirewatch.services.endpoints import kafka_endpoint
+    from wirewatch.services.kafka import probe_kafka
 
-        endpoint = kafka_endpoint(named)
-        _wait_until(lambda: probe_kafka(endpoint.host, endpoint.port), f"Kafka at WIREWATCH_KAFKA_BOOTSTRAP={named}")
-        return named
-    return _service_provider.kafka()
+    return _named("WIREWATCH_KAFKA_BOOTSTRAP", kafka_endpoint, probe_kafka, "Kafka") or _service_provider.kafka()
 
 
 @pytest.fixture(scope="session")
 def es_url(_service_provider: _Provider) -> str:
     """URL of an Elasticsearch for this session."""
-    named = os.environ.get("WIREWATCH_ES_URL")
-    if named:
-        from wirewatch.services.elasticsearch import probe_es
-        from wirewatch.services.endpoints import es_endpoint
+    from wirewatch.services.elasticsearch import probe_es
+    from wirewatch.services.endpoints import es_endpoint
 
-        endpoint = es_endpoint(named)
-        _wait_until(lambda: probe_es(endpoint.host, endpoint.port), f"Elasticsearch at WIREWATCH_ES_URL={named}")
-        return named
-    return _service_provider.elasticsearch()
+    return _named("WIREWATCH_ES_URL", es_endpoint, probe_es, "Elasticsearch") or _service_provider.elasticsearch()
 
 
 @pytest.fixture

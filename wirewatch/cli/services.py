@@ -73,18 +73,22 @@ class _Steps:
 
 
 def _table(reports) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table("service", "state", "pid", "address", "ports", "health", "log")
+    table = Table("service", "state", "pid", "address", "health", box=box.SIMPLE_HEAD, pad_edge=False)
     for r in reports:
         health = r.health.text if r.health else ""
         colour = "green" if r.health and r.health.ok else ("red" if r.state in ("running", "taken") else "dim")
-        ports = ", ".join(f"{k} {v}" for k, v in r.ports.items())
         table.add_row(
-            f"{r.title} {r.version}".strip(), r.state, str(r.pid or ""), r.address, ports,
-            f"[{colour}]{health}[/]" if health else "", str(r.log or ""),
+            f"{r.title} {r.version}".strip(), r.state, str(r.pid or ""), r.address,
+            f"[{colour}]{health}[/]" if health else "",
         )  # fmt: skip
     out.print(table)
+    for r in reports:
+        extra = ", ".join(f"{what} {port}" for what, port in r.ports.items())
+        if r.log:
+            out.print(f"{r.title} log: {r.log}" + (f" (ports: {extra})" if extra else ""))
 
 
 @app.command("up")

@@ -89,8 +89,26 @@ class Service(ABC):
 
     @property
     @abstractmethod
+    def root(self) -> Path:
+        """Its folder under WIREWATCH_HOME."""
+
+    @property
+    @abstractmethod
     def log(self) -> Path:
-        """The log to read when it does not start."""
+        """The server's own log, the one to read when it misbehaves."""
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def console_log(self) -> Path:
+        """Its stdout and stderr (JVM start-up errors land here)."""
+        return self.logs / "console.log"
 
     @property
     def state_path(self) -> Path:

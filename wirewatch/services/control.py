@@ -143,8 +143,8 @@ def up(
             if not procs.is_running(state):
                 service.state_path.unlink(missing_ok=True)
                 raise LocalServiceError(
-                    f"{service.title} stopped while starting. Last lines of {service.log}:\n{tail(service.log)}\n"
-                    f"and of {state.log}:\n{tail(Path(state.log))}"
+                    f"{service.title} stopped while starting; its log is {service.log}. "
+                    f"Last lines of its output ({state.log}):\n{tail(Path(state.log))}"
                 )
             health = service.probe()
             if health.ok:

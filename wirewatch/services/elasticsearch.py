@@ -104,20 +104,8 @@ class Elasticsearch(Service):
         return self.root / f"elasticsearch-{VERSION}"
 
     @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
     def log(self) -> Path:
         return self.logs / "wirewatch.log"  # named after cluster.name
-
-    @property
-    def console_log(self) -> Path:
-        return self.logs / "console.log"
 
     def probe(self) -> Health:
         return probe_es(self.endpoint.bind_host, self.endpoint.port)

@@ -150,20 +150,8 @@ class Kafka(Service):
         return self.root / "lib"
 
     @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
     def log(self) -> Path:
         return self.logs / "server.log"
-
-    @property
-    def console_log(self) -> Path:
-        return self.logs / "console.log"
 
     @property
     def config(self) -> Path:

@@ -93,9 +93,9 @@ def launch(
     log: Path,
     user: tuple[int, int] | None = None,
 ) -> int:
-    """Start argv detached from the terminal with stdout/stderr appended to log; return its pid."""
+    """Start argv detached from the terminal with stdout/stderr in log (begun afresh); return its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    with log.open("wb") as out:
         if user:
             os.chown(log, *user)
         try:
