@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,8 +28,7 @@ from wirewatch.services.endpoints import port_taken
 from wirewatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# Stable per checkout, so a second run reuses the unpacked distributions;
-# under /tmp so the Elasticsearch user can reach it.
+# Under /tmp so the Elasticsearch user can reach it; emptied at the end.
 HOME = Path(tempfile.gettempdir()) / f"wirewatch-services-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]}"
 
 
@@ -49,7 +49,8 @@ def local_settings() -> Iterator[Settings]:
         es_url=f"http://127.0.0.1:{free_pair(100)}",
     )
     yield settings
-    control.down(settings)  # also when a test failed half-way
+    control.down(settings, purge=True)  # also when a test failed half-way
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
