@@ -1,4 +1,4 @@
-"""Unpacking distributions and reading log tails."""
+"""Unpacking distributions, reading log tails, finding Maven."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ def test_tail_gives_the_last_lines_even_of_a_big_file(tmp_path: Path):
     log.write_text("".join(f"line {i}\n" for i in range(100_000)))
     assert tail(log, 3) == "line 99997\nline 99998\nline 99999"
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_a_missing_maven_is_reported_with_how_to_install_it(monkeypatch, tmp_path: Path):
+    import pytest
+
+    from wirewatch.errors import LocalServiceError
+    from wirewatch.services import maven
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LocalServiceError, match=r"Maven \(`mvn`\) is not on PATH.*apt-get install maven"):
+        maven.copy_artifact("g:a:1:zip", tmp_path, tmp_path / "maven.log")
