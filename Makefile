@@ -14,3 +14,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
+
+# Where the tests and the local services find Kafka and Elasticsearch.  `?=`
+# keeps values already in the environment: point them at servers of your own
+# and `services-up` uses those when they answer instead of starting new ones.
+export WIREWATCH_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
+export WIREWATCH_ES_URL ?= http://127.0.0.1:9200
+PYTEST_ARGS ?=
+
+.PHONY: services-up services-down test
+services-up: setup  ## start local Kafka + Elasticsearch (no Docker; first run fetches them with Maven)
+	$(WW) services up --use-existing
+
+services-down: setup  ## stop the local Kafka + Elasticsearch started from this folder
+	$(WW) services down
+
+test: setup services-up  ## the whole test suite against the services
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -59,3 +59,7 @@ class ServiceUnavailable(TransientError):
 
 class PermanentError(WireWatchError):
     """A server refused the work for good (bad request, unknown recipient)."""
+
+
+class LocalServiceError(WireWatchError):
+    """`wirewatch services` could not fetch, start or stop a local Kafka or Elasticsearch."""

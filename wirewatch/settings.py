@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     rules_file: Path | None = Field(None, description="Watch rules YAML loaded by workers when no rules are published on the rules topic.")
     corpus_dir: Path = Field(Path("../shared/corpus"), description="Where the shared wire-story corpus lives.")
     home: Path = Field(Path(".wirewatch"), description="Folder for local services, their data and logs, and worker state.")
+    es_heap: str = Field("1g", pattern=r"^[0-9]+[kmgKMG]$", description="Java heap of the Elasticsearch that `wirewatch services up` starts (and of the Docker one), e.g. 1g or 512m.")
 
     # Worker
     web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset.")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import ConfigError, WireWatchError
 from ..settings import Settings, load
@@ -20,7 +21,7 @@ def settings(**overrides) -> Settings:
     try:
         return load(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -33,10 +34,10 @@ def friendly_errors() -> Iterator[None]:
         console.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
     except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except WireWatchError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 

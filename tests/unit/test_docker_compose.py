@@ -1,0 +1,55 @@
+"""docker-compose.yml stays in step with the settings and the local services.
+
+Docker cannot run here, so this checks what can drift: versions, every
+WIREWATCH_* variable reaching the worker, healthchecks and start order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wirewatch.services import elasticsearch, kafka
+from wirewatch.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_images_are_the_versions_the_local_services_run(compose):
+    services = compose["services"]
+    assert services["kafka"]["image"] == f"apache/kafka:{kafka.kafka_version(kafka.pom_text())}"
+    assert services["elasticsearch"]["image"].endswith(f"/elasticsearch:{elasticsearch.VERSION}")
+    assert services["kibana"]["image"].endswith(f"/kibana:{elasticsearch.VERSION}")
+
+
+def test_the_worker_gets_every_wirewatch_variable(compose):
+    env = compose["services"]["worker"]["environment"]
+    expected = {f"WIREWATCH_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) == expected
+    assert env["WIREWATCH_KAFKA_BOOTSTRAP"] == "kafka:19092"
+    assert env["WIREWATCH_ES_URL"] == "http://elasticsearch:9200"
+
+
+def test_servers_have_healthchecks_and_the_worker_waits_for_them(compose):
+    services = compose["services"]
+    for name in ("kafka", "elasticsearch", "kibana"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["worker"]["depends_on"] == {
+        "kafka": {"condition": "service_healthy"},
+        "elasticsearch": {"condition": "service_healthy"},
+    }
+    assert services["kibana"]["depends_on"] == {"elasticsearch": {"condition": "service_healthy"}}
+    assert services["worker"]["command"] == ["worker"]
+
+
+def test_elasticsearch_is_single_node_without_security(compose):
+    env = compose["services"]["elasticsearch"]["environment"]
+    assert env["discovery.type"] == "single-node"
+    assert env["xpack.security.enabled"] == "false"
