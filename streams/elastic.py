@@ -64,29 +64,14 @@ def template_name(index: str) -> str:
     return f"{index}-template"
 
 
-def ensure_index_sync(es, index: str) -> None:
+def ensure_index_sync(es, index: str, replicas: int = 0) -> None:
     """Install the template and create the index (harmless if both exist)."""
     from elasticsearch import ApiError, TransportError
 
     try:
-        es.indices.put_index_template(name=template_name(index), **index_template(index))
+        es.indices.put_index_template(name=template_name(index), **index_template(index, replicas))
         if not es.indices.exists(index=index):
             es.indices.create(index=index)
-    except ApiError as exc:
-        if exc.meta and exc.meta.status == 400 and "resource_already_exists" in str(exc):
-            return
-        raise translate(exc, f"creating index {index}") from exc
-    except TransportError as exc:
-        raise translate(exc, f"creating index {index}") from exc
-
-
-async def ensure_index(es, index: str) -> None:
-    from elasticsearch import ApiError, TransportError
-
-    try:
-        await es.indices.put_index_template(name=template_name(index), **index_template(index))
-        if not await es.indices.exists(index=index):
-            await es.indices.create(index=index)
     except ApiError as exc:
         if exc.meta and exc.meta.status == 400 and "resource_already_exists" in str(exc):
             return

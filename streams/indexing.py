@@ -16,7 +16,7 @@ from wirewatch.model import MatchedStory
 TEMPLATE_VERSION = 1
 
 
-def index_template(index: str) -> dict[str, Any]:
+def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
     """Body of the composable index template for `index` (and `index-*`)."""
     keyword = {"type": "keyword"}
     date = {"type": "date"}
@@ -25,7 +25,7 @@ def index_template(index: str) -> dict[str, Any]:
         "version": TEMPLATE_VERSION,
         "priority": 200,
         "template": {
-            "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas, "refresh_interval": "1s"},
             "mappings": {
                 "dynamic": "strict",
                 "properties": {

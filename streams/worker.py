@@ -48,7 +48,7 @@ def prepare(settings: Settings) -> None:
     topic_admin.ensure(settings)
     es = elastic.sync_client(settings)
     try:
-        elastic.ensure_index_sync(es, settings.index)
+        elastic.ensure_index_sync(es, settings.index, settings.index_replicas)
     finally:
         es.close()
 

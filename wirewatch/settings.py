@@ -30,11 +30,12 @@ class Settings(BaseSettings):
     app_id: str = Field("wirewatch", description="Faust application id: the consumer group of all workers.")
     topic_prefix: str = Field("wirewatch", description="Prefix of every topic name.")
     index: str = Field("wirewatch-stories", description="Elasticsearch index (or alias) for stories.")
+    index_replicas: int = Field(0, ge=0, description="Replicas of each shard of the story index; 0 suits one node, raise it on a cluster.")
     partitions: int = Field(4, ge=1, description="Partitions of topics WireWatch creates; the most workers that share the work.")
     replication: int = Field(1, ge=1, description="Replication factor of topics WireWatch creates.")
 
     # Rules and files
-    rules_file: Path | None = Field(None, description="Watch rules YAML loaded by workers when no rules are published on the rules topic.")
+    rules_file: Path | None = Field(None, description="Rules file a worker publishes to the rules topic when it starts (as `wirewatch rules apply` would).")
     corpus_dir: Path = Field(Path("../shared/corpus"), description="Where the shared wire-story corpus lives.")
     home: Path = Field(Path(".wirewatch"), description="Folder for local services, their data and logs, and worker state.")
     es_heap: str = Field("1g", pattern=r"^[0-9]+[kmgKMG]$", description="Java heap of the Elasticsearch that `wirewatch services up` starts (and of the Docker one), e.g. 1g or 512m.")

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def worker(
     rules: Path = typer.Option(
-        None, "--rules", exists=True, dir_okay=False, help="Publish this rules file to the rules topic before starting (like `wirewatch rules apply`)."
+        None, "--rules", exists=True, dir_okay=False, help="Publish this rules file to the rules topic before starting (like `wirewatch rules apply`). Default: WIREWATCH_RULES_FILE, if set."
     ),
     loglevel: str = typer.Option(None, "--loglevel", "-l", help="debug, info, warning or error. Default: WIREWATCH_LOG_LEVEL."),
     web_port: int = typer.Option(None, "--web-port", help="Serve Faust's web interface on this port (off by default)."),
@@ -29,6 +29,7 @@ def worker(
     """
     s = settings(web_port=web_port)
     with friendly_errors():
+        rules = rules or s.rules_file
         if rules is not None:
             from producers.rules_topic import apply_file
 
