@@ -12,10 +12,12 @@ How a story is matched:
    have a word in the story; a true NEAR joins the set as a key of its own.
 4. Most rules are an AND of clauses, each clause an OR of leaves or NEARs,
    with perhaps some NOT leaves: `(wheat OR maize) "export subsidies"
-   -futures`.  Those are matched in bulk, in C: every present key names the
-   (rule, clause) slots it satisfies; the slots are counted per rule, and a
-   rule matches when its count equals its number of clauses.  Rules holding
-   a present NOT leaf are then taken out.
+   -futures`.  Those are matched in bulk, with set and dict operations that
+   run in C: a rule of one clause is found by looking its keys up; for
+   longer ones every present key names the (rule, clause) slots it
+   satisfies, the slots are counted per rule, and a rule matches when its
+   count equals its number of clauses.  Rules holding a present NOT leaf are
+   then taken out.
 5. Every other rule is indexed by "anchor" leaves chosen so that the rule
    cannot match unless one of them is present (the rarest conjunct by a
    word-weight heuristic, like Lucene Monitor's presearcher).  Only rules
