@@ -3,23 +3,9 @@ import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spec_model import spec_tokens
 
 from wirewatch.query.tokens import _TOKEN, token_spans, tokens
-
-
-def spec_tokens(text: str) -> list[str]:
-    """The spec, character by character: NFKC, casefold, runs of alnum or M* characters."""
-    norm = unicodedata.normalize("NFKC", text).casefold()
-    out, cur = [], ""
-    for ch in norm:
-        if ch.isalnum() or unicodedata.category(ch).startswith("M"):
-            cur += ch
-        elif cur:
-            out.append(cur)
-            cur = ""
-    if cur:
-        out.append(cur)
-    return out
 
 
 def test_spec_examples():

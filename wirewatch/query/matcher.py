@@ -8,14 +8,21 @@ How a story is matched:
    automaton run over the field's tokens joined as " t1 t2 … ": a phrase is
    " crude oil " and a prefix " sanc", so every hit is on token boundaries
    and needs no checking.  The keys found join the field's set.
-3. A rule that is one leaf, or an OR of leaves, matches exactly when one of
-   its leaves is in the right set: those rules are looked up, never
-   evaluated.
-4. Every other rule is indexed by "anchor" leaves chosen so that the rule
+3. NEARs are evaluated on token positions, but only those whose both sides
+   have a word in the story; a true NEAR joins the set as a key of its own.
+4. Most rules are an AND of clauses, each clause an OR of leaves or NEARs,
+   with perhaps some NOT leaves: `(wheat OR maize) "export subsidies"
+   -futures`.  Those are matched in bulk, with set and dict operations that
+   run in C: a rule of one clause is found by looking its keys up; for
+   longer ones every present key names the (rule, clause) slots it
+   satisfies, the slots are counted per rule, and a rule matches when its
+   count equals its number of clauses.  Rules holding a present NOT leaf are
+   then taken out.
+5. Every other rule is indexed by "anchor" leaves chosen so that the rule
    cannot match unless one of them is present (the rarest conjunct by a
    word-weight heuristic, like Lucene Monitor's presearcher).  Only rules
    whose anchors were seen are evaluated, by a small function generated per
-   rule shape; NEAR is checked on token positions.
+   rule shape.
 
 Adding or removing a rule updates dictionaries in place.  New patterns go
 into a small second automaton that is rebuilt on the next match; the big one
@@ -26,8 +33,11 @@ costs milliseconds, not a rebuild of 100,000 rules.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter, rshift
 from typing import Any
 
 from ..errors import QueryError, RuleError
@@ -38,20 +48,32 @@ from .parser import parse
 from .tokens import token_spans, tokens
 from .weights import leaf_cost
 
-Check = Callable[[frozenset | set, set, set, StoryView], bool]
+Check = Callable[[set, set, set], bool]
+Literal_ = tuple["Field | None", str]  # (field or None for either, key)
+
+# A rule of up to this many clauses is matched in bulk (slot = rule << 4 | clause).
+_SLOT_BITS = 4
+MAX_CLAUSES = 1 << _SLOT_BITS
+
+
+def near_key(near: Near) -> str:
+    """The key a true NEAR is known by among a story's keys (no token holds a NUL)."""
+    return "\x00" + str(near)
 
 
 @dataclass(frozen=True)
 class CompiledRule:
     query: str
     expr: Expr
-    # The rule is true exactly when one of these (field, key) leaves is present.
-    exact: tuple[tuple[Field | None, str], ...]
-    # Otherwise: the rule cannot be true unless one of these keys is present ...
+    # Bulk form: true when every clause has a present literal and no negative is present ...
+    clauses: tuple[tuple[Literal_, ...], ...]
+    negatives: tuple[Literal_, ...]
+    # ... otherwise (clauses empty): cannot be true unless one of these keys is present,
     anchors: tuple[str, ...]
-    # ... and this says whether it is.
+    # and then this says whether it is.
     check: Check | None
     patterns: tuple[str, ...]
+    nears: tuple[Near, ...]
 
 
 def compile_rule(query: str) -> CompiledRule:
@@ -59,19 +81,55 @@ def compile_rule(query: str) -> CompiledRule:
     expr = parse(query)
     nnf = negation_normal_form(expr)
     patterns = tuple(sorted({leaf.pattern for leaf in leaves(nnf) if leaf.kind != "term"}))
-    if isinstance(nnf, Leaf):
-        return CompiledRule(query, expr, ((nnf.field, nnf.key),), (), None, patterns)
-    if isinstance(nnf, Or) and all(isinstance(c, Leaf) for c in nnf.children):
-        exact = tuple(dict.fromkeys((c.field, c.key) for c in nnf.children))  # type: ignore[union-attr]
-        return CompiledRule(query, expr, exact, (), None, patterns)
+    nears = tuple(dict.fromkeys(_nears(nnf)))
+    bulk = _clausal(nnf)
+    if bulk is not None:
+        return CompiledRule(query, expr, bulk[0], bulk[1], (), None, patterns, nears)
     chosen = _anchors(nnf)
     if chosen is None:  # pragma: no cover - parse() rejects every such query
         raise QueryError("the query has no word it must contain", 1, query)
-    anchors = tuple(dict.fromkeys(leaf.key for leaf in chosen[1]))
-    return CompiledRule(query, expr, (), anchors, _verifier(nnf), patterns)
+    anchors = tuple(dict.fromkeys(_anchor_key(x) for x in chosen[1]))
+    return CompiledRule(query, expr, (), (), anchors, _verifier(nnf), patterns, nears)
 
 
-def _anchors(e: Expr) -> tuple[float, list[Leaf]] | None:
+def _literal(e: Leaf | Near) -> Literal_:
+    return (e.field, e.key) if isinstance(e, Leaf) else (None, near_key(e))
+
+
+def _anchor_key(e: Leaf | Near) -> str:
+    return e.key if isinstance(e, Leaf) else near_key(e)
+
+
+def _nears(e: Expr) -> list[Near]:
+    if isinstance(e, Near):
+        return [e]
+    if isinstance(e, Leaf):
+        return []
+    if isinstance(e, Not):
+        return _nears(e.child)
+    return [n for c in e.children for n in _nears(c)]
+
+
+def _clausal(nnf: Expr) -> tuple[tuple[tuple[Literal_, ...], ...], tuple[Literal_, ...]] | None:
+    """(clauses, negatives) when `nnf` is an AND of ORs of leaves/NEARs and NOT leaves/NEARs."""
+    clauses: list[tuple[Literal_, ...]] = []
+    negatives: list[Literal_] = []
+    for part in nnf.children if isinstance(nnf, And) else (nnf,):
+        if isinstance(part, (Leaf, Near)):
+            clauses.append((_literal(part),))
+        elif isinstance(part, Or) and all(isinstance(c, (Leaf, Near)) for c in part.children):
+            clauses.append(tuple(dict.fromkeys(_literal(c) for c in part.children)))  # type: ignore[arg-type]
+        elif isinstance(part, Not) and isinstance(part.child, (Leaf, Near)):
+            negatives.append(_literal(part.child))
+        else:
+            return None
+    clauses = list(dict.fromkeys(clauses))
+    if not clauses or len(clauses) > MAX_CLAUSES:
+        return None
+    return tuple(clauses), tuple(dict.fromkeys(negatives))
+
+
+def _anchors(e: Expr) -> tuple[float, list[Leaf | Near]] | None:
     """Leaves one of which must be present for `e` (in negation normal form) to be true.
 
     None when there is no such set (a negated leaf).  Among the choices an
@@ -82,8 +140,8 @@ def _anchors(e: Expr) -> tuple[float, list[Leaf]] | None:
     if isinstance(e, Not):
         return None
     if isinstance(e, Near):
-        sides = [(sum(map(leaf_cost, s)), list(s)) for s in (e.left, e.right)]
-        return min(sides, key=lambda c: c[0])
+        # A true NEAR's own key is among the story's keys; rarer than either side.
+        return 0.5 * min(sum(map(leaf_cost, e.left)), sum(map(leaf_cost, e.right))), [e]
     options = [_anchors(c) for c in e.children]  # type: ignore[union-attr]
     if isinstance(e, And):
         found = [o for o in options if o is not None]
@@ -98,9 +156,10 @@ _FACTORIES: dict[str, Callable[..., Check]] = {}
 
 
 def _verifier(nnf: Expr) -> Check:
-    """A function (A, T, B, story) -> bool for one rule.
+    """A function (A, T, B) -> bool for one rule.
 
-    A, T and B are the keys present in either field, the title and the body.
+    A, T and B are the keys present in either field (true NEARs included),
+    the title and the body.
     The function is generated once per rule shape (the query with its words
     taken out) and closed over this rule's keys.
     """
@@ -109,7 +168,7 @@ def _verifier(nnf: Expr) -> Check:
     factory = _FACTORIES.get(code)
     if factory is None:
         names = ", ".join(f"k{i}" for i in range(len(params)))
-        factory = eval(compile(f"lambda {names}: lambda A, T, B, C: {code}", "<watch-rule>", "eval"))
+        factory = eval(compile(f"lambda {names}: lambda A, T, B: {code}", "<watch-rule>", "eval"))
         _FACTORIES[code] = factory
     return factory(*params)
 
@@ -119,24 +178,13 @@ def _code(e: Expr, params: list[Any]) -> str:
         params.append(e.key)
         return f"k{len(params) - 1} in {_SETS[e.field]}"
     if isinstance(e, Near):
-        params.append(e)
-        return f"C.near(k{len(params) - 1})"
+        params.append(near_key(e))
+        return f"k{len(params) - 1} in A"
     if isinstance(e, Not):
         return f"not {_code(e.child, params)}"
-    # Cheap set look-ups first; position checks only if still needed.
-    kids = sorted(e.children, key=_has_near)  # type: ignore[union-attr]
+    kids = e.children  # type: ignore[union-attr]
     joiner = " and " if isinstance(e, And) else " or "
     return "(" + joiner.join(_code(c, params) for c in kids) + ")"
-
-
-def _has_near(e: Expr) -> bool:
-    if isinstance(e, Near):
-        return True
-    if isinstance(e, Leaf):
-        return False
-    if isinstance(e, Not):
-        return _has_near(e.child)
-    return any(_has_near(c) for c in e.children)
 
 
 class _Patterns:
@@ -213,6 +261,20 @@ def _automaton(keys: Iterable[str]) -> Any:
 RuleLike = Any  # wirewatch.rules.Rule, or an (id, query) pair
 
 
+class _NearAtom:
+    """A NEAR shared by every rule that uses it, and the keys that trigger its check."""
+
+    __slots__ = ("near", "key", "anchors", "others", "count")
+
+    def __init__(self, near: Near) -> None:
+        self.near = near
+        self.key = near_key(near)
+        sides = sorted((near.left, near.right), key=lambda side: sum(map(leaf_cost, side)))
+        self.anchors = tuple(dict.fromkeys(leaf.key for leaf in sides[0]))
+        self.others = frozenset(leaf.key for leaf in sides[1])
+        self.count = 0
+
+
 class Matcher:
     """A set of watch rules, matched against stories.
 
@@ -223,9 +285,19 @@ class Matcher:
 
     def __init__(self) -> None:
         self._rules: dict[str, CompiledRule] = {}
-        self._exact: dict[Field | None, dict[str, set[str]]] = {None: {}, "title": {}, "body": {}}
-        self._anchored: dict[str, set[str]] = {}
-        self._checks: dict[str, Check] = {}
+        self._number: dict[str, int] = {}
+        self._name: dict[int, str] = {}
+        self._next = 0
+        # Per field scope (None = either field): key -> rules of one clause it satisfies,
+        # key -> slots (rule << 4 | clause) of longer rules it satisfies, key -> rules it excludes.
+        self._exact: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
+        self._slots: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
+        self._negative: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
+        self._need: dict[int, int] = {}
+        self._anchored: dict[str, set[int]] = {}
+        self._checks: dict[int, Check] = {}
+        self._nears: dict[str, _NearAtom] = {}
+        self._near_anchored: dict[str, set[str]] = {}
         self._patterns = _Patterns()
 
     # -- the rule set ---------------------------------------------------------------
@@ -261,13 +333,27 @@ class Matcher:
         compiled = compile_rule(query)
         if rule_id in self._rules:
             self.remove(rule_id)
+        r = self._next
+        self._next += 1
         self._rules[rule_id] = compiled
-        for field, key in compiled.exact:
-            self._exact[field].setdefault(key, set()).add(rule_id)
+        self._number[rule_id] = r
+        self._name[r] = rule_id
+        if len(compiled.clauses) == 1:
+            for field, key in compiled.clauses[0]:
+                self._exact[field].setdefault(key, set()).add(r)
+        elif compiled.clauses:
+            for j, clause in enumerate(compiled.clauses):
+                for field, key in clause:
+                    self._slots[field].setdefault(key, set()).add(r << _SLOT_BITS | j)
+            self._need[r] = len(compiled.clauses)
+        for field, key in compiled.negatives:
+            self._negative[field].setdefault(key, set()).add(r)
         for key in compiled.anchors:
-            self._anchored.setdefault(key, set()).add(rule_id)
+            self._anchored.setdefault(key, set()).add(r)
         if compiled.check is not None:
-            self._checks[rule_id] = compiled.check
+            self._checks[r] = compiled.check
+        for near in compiled.nears:
+            self._add_near(near)
         for pattern in compiled.patterns:
             self._patterns.add(pattern)
 
@@ -276,14 +362,44 @@ class Matcher:
         compiled = self._rules.pop(rule_id, None)
         if compiled is None:
             return False
-        for field, key in compiled.exact:
-            _discard(self._exact[field], key, rule_id)
+        r = self._number.pop(rule_id)
+        del self._name[r]
+        if len(compiled.clauses) == 1:
+            for field, key in compiled.clauses[0]:
+                _discard(self._exact[field], key, r)
+        else:
+            for j, clause in enumerate(compiled.clauses):
+                for field, key in clause:
+                    _discard(self._slots[field], key, r << _SLOT_BITS | j)
+        self._need.pop(r, None)
+        for field, key in compiled.negatives:
+            _discard(self._negative[field], key, r)
         for key in compiled.anchors:
-            _discard(self._anchored, key, rule_id)
-        self._checks.pop(rule_id, None)
+            _discard(self._anchored, key, r)
+        self._checks.pop(r, None)
+        for near in compiled.nears:
+            self._remove_near(near)
         for pattern in compiled.patterns:
             self._patterns.remove(pattern)
         return True
+
+    def _add_near(self, near: Near) -> None:
+        key = near_key(near)
+        atom = self._nears.get(key)
+        if atom is None:
+            atom = self._nears[key] = _NearAtom(near)
+            for anchor in atom.anchors:
+                self._near_anchored.setdefault(anchor, set()).add(key)
+        atom.count += 1
+
+    def _remove_near(self, near: Near) -> None:
+        key = near_key(near)
+        atom = self._nears[key]
+        atom.count -= 1
+        if not atom.count:
+            del self._nears[key]
+            for anchor in atom.anchors:
+                _discard(self._near_anchored, anchor, key)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -317,23 +433,40 @@ class Matcher:
             in_body.update(patterns.find(body_joined))
         present = in_title | in_body
 
-        found: set[str] = set()
-        for table, keys in (
-            (self._exact[None], present),
-            (self._exact["title"], in_title),
-            (self._exact["body"], in_body),
-        ):
-            hit = table.keys() & keys
+        if self._near_anchored:
+            hit = self._near_anchored.keys() & present
             if hit:
-                found.update(*map(table.__getitem__, hit))
-        anchored = self._anchored
-        hit = anchored.keys() & present
+                story = None
+                nears = self._nears
+                for key in set().union(*map(self._near_anchored.__getitem__, hit)):
+                    atom = nears[key]
+                    if atom.others.isdisjoint(present):
+                        continue
+                    if story is None:
+                        story = StoryView(title_tokens, body_tokens, title_joined, body_joined)
+                    if story.near(atom.near):
+                        present.add(key)
+
+        exact, slots, negative = self._exact, self._slots, self._negative
+        found = _gather((exact[None], present), (exact["title"], in_title), (exact["body"], in_body))
+        satisfied = _gather(
+            (slots[None], present), (slots["title"], in_title), (slots["body"], in_body)
+        )
+        if satisfied:
+            counts = Counter(map(rshift, satisfied, repeat(_SLOT_BITS)))
+            found.update(map(itemgetter(0), counts.items() & self._need.items()))
+        hit = self._anchored.keys() & present
         if hit:
-            candidates = set().union(*map(anchored.__getitem__, hit))
-            story = StoryView(title_tokens, body_tokens, title_joined, body_joined)
             checks = self._checks
-            found.update([r for r in candidates if checks[r](present, in_title, in_body, story)])
-        return sorted(found)
+            candidates = set().union(*map(self._anchored.__getitem__, hit))
+            found.update([r for r in candidates if checks[r](present, in_title, in_body)])
+        if found:
+            excluded = _gather(
+                (negative[None], present), (negative["title"], in_title), (negative["body"], in_body)
+            )
+            if excluded:
+                found -= excluded
+        return sorted(map(self._name.__getitem__, found))
 
     def hits(self, title: str, body: str, rule_ids: Iterable[str] | None = None) -> dict[str, list[Hit]]:
         """For each matching rule (of `rule_ids`, default all), where its words are in the story.
@@ -354,6 +487,17 @@ class Matcher:
             chars = sorted({(f, spans[f][s][1], spans[f][e - 1][2]) for f, s, e in found})
             out[rule_id] = [Hit(field=f, start=s, end=e) for f, s, e in chars]
         return out
+
+
+def _gather(*tables: tuple[dict[str, set[int]], set[str]]) -> set[int]:
+    """The union of the postings of every present key, over (table, present keys) pairs."""
+    out: set[int] = set()
+    for table, present in tables:
+        if table:
+            hit = table.keys() & present
+            if hit:
+                out.update(*map(table.__getitem__, hit))
+    return out
 
 
 def _discard(table: dict[str, set[str]], key: str, rule_id: str) -> None:

@@ -1,0 +1,179 @@
+"""Benchmark: the matcher on the Reuters corpus at 100 … 100,000 rules, against one regex per rule.
+
+    .venv/bin/python benchmarks/match_bench.py                 # the table in benchmarks/README.md
+    .venv/bin/python benchmarks/match_bench.py --sizes 100,1000 --runs 1
+    .venv/bin/python benchmarks/match_bench.py --write-rules 10000 /tmp/rules-10k.yaml
+
+Each size runs in a fresh process, so "peak RSS" is that size's own (it
+includes the 18,000 stories held in memory, shown as "RSS before").  Rules
+come from `rulegen.py` with a fixed seed; smaller sets are prefixes of
+larger ones.  Throughput is `Matcher.match(title, body)` over every story,
+the median of `--runs` passes.  The regex baseline runs on an evenly spaced
+sample of stories (it is slow) and must give the same rule ids as the
+matcher on every one of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from producers.sources import read_stories  # noqa: E402
+from wirewatch.query import Matcher  # noqa: E402
+
+
+def corpus_dir(arg: str | None) -> Path:
+    path = Path(arg or os.environ.get("WIREWATCH_CORPUS_DIR") or HERE.parent.parent / "shared" / "corpus")
+    if not (path / "reuters21578").is_dir():
+        sys.exit(f"no Reuters corpus under {path}; pass --corpus or set WIREWATCH_CORPUS_DIR")
+    return path
+
+
+def load_stories(corpus: Path):
+    return list(read_stories(sorted((corpus / "reuters21578").glob("*.sgm"))))
+
+
+def make_rules(corpus: Path, n: int, seed: int) -> list[tuple[str, str]]:
+    from rulegen import Corpus, RuleGenerator
+
+    return RuleGenerator(Corpus(load_stories(corpus)), seed).rules(n)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: int) -> dict:
+    """Measure one rule-set size in this process; returns the row as a dict."""
+    stories = load_stories(corpus)
+    pairs = [(s.title, s.body) for s in stories]
+    megabytes = sum(len(t.encode()) + len(b.encode()) for t, b in pairs) / 1e6
+    rules = [tuple(r) for r in json.loads(rules_file.read_text())[:n]]
+    before = rss_mb()
+
+    started = time.perf_counter()
+    matcher = Matcher.from_rules(rules)
+    matcher.match("", "")  # builds the automaton
+    build = time.perf_counter() - started
+
+    times, results = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        results = [matcher.match(t, b) for t, b in pairs]
+        times.append(time.perf_counter() - started)
+    seconds = statistics.median(times)
+    row = {
+        "rules": n,
+        "build_s": build,
+        "stories_per_s": len(pairs) / seconds,
+        "mb_per_s": megabytes / seconds,
+        "matches_per_story": sum(map(len, results)) / len(pairs),
+        "stories_matched": sum(1 for r in results if r) / len(pairs),
+        "rss_before_mb": before,
+        "peak_rss_mb": rss_mb(),
+    }
+    if n <= baseline_max:
+        from regex_baseline import RegexMatcher
+
+        started = time.perf_counter()
+        baseline = RegexMatcher(rules)
+        row["regex_build_s"] = time.perf_counter() - started
+        step = max(1, len(pairs) // max(50, min(3000, 200_000 // n)))
+        sample = list(range(0, len(pairs), step))
+        started = time.perf_counter()
+        answers = [baseline.match(*pairs[i]) for i in sample]
+        row["regex_stories_per_s"] = len(sample) / (time.perf_counter() - started)
+        row["regex_sample"] = len(sample)
+        row["regex_disagreements"] = sum(1 for i, a in zip(sample, answers) if a != results[i])
+    return row
+
+
+def table(rows: list[dict], markdown: bool) -> None:
+    head = ["rules", "build s", "stories/s", "MB/s", "matches/story", "stories matched", "peak RSS MB (before)",
+            "regex stories/s (sample)", "speed-up", "regex agrees"]
+    lines = []
+    for r in rows:
+        regex = "regex_stories_per_s" in r
+        lines.append([
+            f"{r['rules']:,}", f"{r['build_s']:.2f}", f"{r['stories_per_s']:,.0f}", f"{r['mb_per_s']:.1f}",
+            f"{r['matches_per_story']:.2f}", f"{r['stories_matched']:.1%}", f"{r['peak_rss_mb']:,.0f} ({r['rss_before_mb']:,.0f})",
+            f"{r['regex_stories_per_s']:,.1f} ({r['regex_sample']})" if regex else "–",
+            f"{r['stories_per_s'] / r['regex_stories_per_s']:,.0f}x" if regex else "–",
+            ("yes" if not r["regex_disagreements"] else f"NO: {r['regex_disagreements']} stories differ") if regex else "–",
+        ])
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + " --- |" * len(head))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="wirewatch matcher, Reuters-21578 (18,000 stories)")
+    for h in head:
+        t.add_column(h, justify="right")
+    for line in lines:
+        t.add_row(*line)
+    Console(width=200).print(t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="100,1000,10000,100000")
+    ap.add_argument("--seed", type=int, default=21578)
+    ap.add_argument("--runs", type=int, default=3, help="passes over the corpus per size; the median is reported")
+    ap.add_argument("--baseline-max", type=int, default=10_000, help="largest rule set the regex baseline runs on")
+    ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--write-rules", nargs=2, metavar=("N", "PATH"), help="write N generated rules as a rules file and exit")
+    ap.add_argument("--one", nargs=2, metavar=("N", "RULES_JSON"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    corpus = corpus_dir(args.corpus)
+
+    if args.one:
+        row = one_size(Path(args.one[1]), int(args.one[0]), corpus, args.runs, args.baseline_max)
+        print(json.dumps(row))
+        return
+    if args.write_rules:
+        import yaml
+
+        rules = make_rules(corpus, int(args.write_rules[0]), args.seed)
+        doc = {"rules": [{"id": i, "query": q} for i, q in rules]}
+        Path(args.write_rules[1]).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    rules = make_rules(corpus, max(sizes), args.seed)
+    print(f"generated {len(rules):,} rules in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rules_file = Path(tmp) / "rules.json"
+        rules_file.write_text(json.dumps(rules))
+        for n in sizes:
+            cmd = [sys.executable, __file__, "--one", str(n), str(rules_file), "--runs", str(args.runs),
+                   "--baseline-max", str(args.baseline_max), "--corpus", str(corpus)]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows.append(json.loads(done.stdout))
+            print(f"{n:,} rules: {rows[-1]['stories_per_s']:,.0f} stories/s", file=sys.stderr)
+    table(rows, args.markdown)
+    if 100 in sizes and 100_000 in sizes:
+        by = {r["rules"]: r for r in rows}
+        print(f"\nthroughput at 100,000 rules / at 100 rules: {by[100_000]['stories_per_s'] / by[100]['stories_per_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
