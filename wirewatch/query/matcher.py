@@ -359,7 +359,20 @@ class Matcher:
                 if on_error is None:
                     raise
                 on_error(exc)
+        m.compact()
         return m
+
+    def compact(self) -> None:
+        """Lay the index out again, each key's postings together in memory.
+
+        Rules added one by one leave a key's postings scattered over the
+        heap; matching a story touches them all, so after a bulk load this
+        saves cache misses.  Not needed for correctness.
+        """
+        for field, table in self._index.items():
+            self._index[field] = {
+                key: [_EMPTY if x is _EMPTY else set(x) for x in record] for key, record in table.items()
+            }
 
     def add(self, rule_id: str, query: str) -> None:
         """Add a rule, or replace the rule with this id; raises `QueryError` (and keeps the old rule)."""
