@@ -14,3 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
+
+.PHONY: bench
+bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
+	$(PY) benchmarks/match_bench.py
