@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/match_bench.py                 # the table in benchmarks/README.md
     .venv/bin/python benchmarks/match_bench.py --sizes 100,1000 --runs 1
     .venv/bin/python benchmarks/match_bench.py --write-rules 10000 /tmp/rules-10k.yaml
+    .venv/bin/python benchmarks/match_bench.py --agree 200   # matcher == regex on every story
 
 Each size runs in a fresh process, so "peak RSS" is that size's own (it
 includes the 18,000 stories held in memory); "matcher MB" is what building
@@ -123,6 +124,39 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
     return row
 
 
+# Hand-written rules that exercise every construct, added to --agree runs.
+TRICKY = [
+    ("t-lethal", '"lethal aid" OR ((deadly OR lethal) NEAR/2 (aid OR weapons))'),
+    ("t-opec", "OPEC NEAR/5 (cut* OR quota*) -Iran"),
+    ("t-title-not-near", "title:(oil OR opec) NOT (crude NEAR/1 price*)"),
+    ("t-mixed-fields", '(title:cocoa OR body:coffee) NEAR/3 (export* OR "buffer stock")'),
+    ("t-us-dollar", "U.S. NEAR/0 (dollar OR treasury)"),
+    ("t-de-morgan", "NOT (NOT wheat OR NOT maize)"),
+    ("t-self-near", "mln NEAR/0 mln"),
+    ("t-body-title", "body:(pct -year) title:rate*"),
+    ("t-exclude-group", "(said NEAR/2 it) -(company OR bank)"),
+    ("t-punctuation", '10:30 OR 1,750 OR "1987"'),
+]
+
+
+def agree(rules_file: Path, n: int, corpus: Path) -> None:
+    """Compare the matcher with the regex baseline on every story; exit 1 on any difference."""
+    from regex_baseline import RegexMatcher
+
+    rules = [tuple(r) for r in json.loads(rules_file.read_text())[:n]] + TRICKY
+    fast, slow = Matcher.from_rules(rules), RegexMatcher(rules)
+    differ = matches = 0
+    stories = load_stories(corpus)
+    for story in stories:
+        a, b = fast.match(story.title, story.body), slow.match(story.title, story.body)
+        matches += len(a)
+        if a != b:
+            differ += 1
+            print(f"{story.id}: matcher {a} regex {b}", file=sys.stderr)
+    print(f"{len(rules)} rules, {len(stories)} stories, {matches} matches: {differ} stories differ")
+    sys.exit(1 if differ else 0)
+
+
 def table(rows: list[dict], markdown: bool) -> None:
     head = ["rules", "build s", "change ms", "stories/s", "MB/s", "matches/story", "stories matched", "matcher MB",
             "peak RSS MB",
@@ -164,6 +198,7 @@ def main() -> None:
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--write-rules", nargs=2, metavar=("N", "PATH"), help="write N generated rules as a rules file and exit")
+    ap.add_argument("--agree", type=int, metavar="N", help="check N generated rules and some hand-written ones against the regex baseline on every story")
     ap.add_argument("--one", nargs=2, metavar=("N", "RULES_JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     corpus = corpus_dir(args.corpus)
@@ -172,6 +207,11 @@ def main() -> None:
         row = one_size(Path(args.one[1]), int(args.one[0]), corpus, args.runs, args.baseline_max)
         print(json.dumps(row))
         return
+    if args.agree:
+        with tempfile.TemporaryDirectory() as tmp:
+            rules_file = Path(tmp) / "rules.json"
+            rules_file.write_text(json.dumps(make_rules(corpus, args.agree, args.seed)))
+            agree(rules_file, args.agree, corpus)
     if args.write_rules:
         import yaml
 
