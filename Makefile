@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+<<<<<<< HEAD
 # Where the tests and the local services find Kafka and Elasticsearch.  `?=`
 # keeps values already in the environment: point them at servers of your own
 # and `services-up` uses those when they answer instead of starting new ones.
@@ -31,3 +32,8 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 
 test: setup services-up  ## the whole test suite against the services
 	$(PY) -m pytest $(PYTEST_ARGS)
+=======
+.PHONY: bench
+bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
+	$(PY) benchmarks/match_bench.py
+>>>>>>> query

@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/match_bench.py                 # the table in benchmarks/README.md
     .venv/bin/python benchmarks/match_bench.py --sizes 100,1000 --runs 1
     .venv/bin/python benchmarks/match_bench.py --write-rules 10000 /tmp/rules-10k.yaml
+    .venv/bin/python benchmarks/match_bench.py --agree 200   # matcher == regex on every story
 
 Each size runs in a fresh process, so "peak RSS" is that size's own (it
-includes the 18,000 stories held in memory, shown as "RSS before").  Rules
+includes the 18,000 stories held in memory); "matcher MB" is what building
+the matcher added.  "change ms" is one live change (remove or add a rule)
+followed by matching a story.  Rules
 come from `rulegen.py` with a fixed seed; smaller sets are prefixes of
 larger ones.  Throughput is `Matcher.match(title, body)` over every story,
 the median of `--runs` passes.  The regex baseline runs on an evenly spaced
@@ -52,7 +55,16 @@ def make_rules(corpus: Path, n: int, seed: int) -> list[tuple[str, str]]:
 
 
 def rss_mb() -> float:
+    """Peak resident memory of this process so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: int) -> dict:
@@ -61,12 +73,23 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
     pairs = [(s.title, s.body) for s in stories]
     megabytes = sum(len(t.encode()) + len(b.encode()) for t, b in pairs) / 1e6
     rules = [tuple(r) for r in json.loads(rules_file.read_text())[:n]]
-    before = rss_mb()
+    before = current_rss_mb()
 
     started = time.perf_counter()
     matcher = Matcher.from_rules(rules)
     matcher.match("", "")  # builds the automaton
     build = time.perf_counter() - started
+    matcher_mb = current_rss_mb() - before
+
+    # A live rule change: remove a rule, match a story, put it back, match again.
+    title, body = pairs[0]
+    started = time.perf_counter()
+    for rule_id, query in rules[:: max(1, n // 100)][:100]:
+        matcher.remove(rule_id)
+        matcher.match(title, body)
+        matcher.add(rule_id, query)
+        matcher.match(title, body)
+    change_ms = (time.perf_counter() - started) / (2 * min(100, len(rules))) * 1000
 
     times, results = [], []
     for _ in range(runs):
@@ -81,7 +104,8 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
         "mb_per_s": megabytes / seconds,
         "matches_per_story": sum(map(len, results)) / len(pairs),
         "stories_matched": sum(1 for r in results if r) / len(pairs),
-        "rss_before_mb": before,
+        "matcher_mb": matcher_mb,
+        "change_ms": change_ms,
         "peak_rss_mb": rss_mb(),
     }
     if n <= baseline_max:
@@ -100,15 +124,50 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
     return row
 
 
+# Hand-written rules that exercise every construct, added to --agree runs.
+TRICKY = [
+    ("t-lethal", '"lethal aid" OR ((deadly OR lethal) NEAR/2 (aid OR weapons))'),
+    ("t-opec", "OPEC NEAR/5 (cut* OR quota*) -Iran"),
+    ("t-title-not-near", "title:(oil OR opec) NOT (crude NEAR/1 price*)"),
+    ("t-mixed-fields", '(title:cocoa OR body:coffee) NEAR/3 (export* OR "buffer stock")'),
+    ("t-us-dollar", "U.S. NEAR/0 (dollar OR treasury)"),
+    ("t-de-morgan", "NOT (NOT wheat OR NOT maize)"),
+    ("t-self-near", "mln NEAR/0 mln"),
+    ("t-body-title", "body:(pct -year) title:rate*"),
+    ("t-exclude-group", "(said NEAR/2 it) -(company OR bank)"),
+    ("t-punctuation", '10:30 OR 1,750 OR "1987"'),
+]
+
+
+def agree(rules_file: Path, n: int, corpus: Path) -> None:
+    """Compare the matcher with the regex baseline on every story; exit 1 on any difference."""
+    from regex_baseline import RegexMatcher
+
+    rules = [tuple(r) for r in json.loads(rules_file.read_text())[:n]] + TRICKY
+    fast, slow = Matcher.from_rules(rules), RegexMatcher(rules)
+    differ = matches = 0
+    stories = load_stories(corpus)
+    for story in stories:
+        a, b = fast.match(story.title, story.body), slow.match(story.title, story.body)
+        matches += len(a)
+        if a != b:
+            differ += 1
+            print(f"{story.id}: matcher {a} regex {b}", file=sys.stderr)
+    print(f"{len(rules)} rules, {len(stories)} stories, {matches} matches: {differ} stories differ")
+    sys.exit(1 if differ else 0)
+
+
 def table(rows: list[dict], markdown: bool) -> None:
-    head = ["rules", "build s", "stories/s", "MB/s", "matches/story", "stories matched", "peak RSS MB (before)",
+    head = ["rules", "build s", "change ms", "stories/s", "MB/s", "matches/story", "stories matched", "matcher MB",
+            "peak RSS MB",
             "regex stories/s (sample)", "speed-up", "regex agrees"]
     lines = []
     for r in rows:
         regex = "regex_stories_per_s" in r
         lines.append([
-            f"{r['rules']:,}", f"{r['build_s']:.2f}", f"{r['stories_per_s']:,.0f}", f"{r['mb_per_s']:.1f}",
-            f"{r['matches_per_story']:.2f}", f"{r['stories_matched']:.1%}", f"{r['peak_rss_mb']:,.0f} ({r['rss_before_mb']:,.0f})",
+            f"{r['rules']:,}", f"{r['build_s']:.2f}", f"{r['change_ms']:.2f}", f"{r['stories_per_s']:,.0f}",
+            f"{r['mb_per_s']:.1f}", f"{r['matches_per_story']:.2f}", f"{r['stories_matched']:.1%}",
+            f"{r['matcher_mb']:,.0f}", f"{r['peak_rss_mb']:,.0f}",
             f"{r['regex_stories_per_s']:,.1f} ({r['regex_sample']})" if regex else "–",
             f"{r['stories_per_s'] / r['regex_stories_per_s']:,.0f}x" if regex else "–",
             ("yes" if not r["regex_disagreements"] else f"NO: {r['regex_disagreements']} stories differ") if regex else "–",
@@ -139,6 +198,7 @@ def main() -> None:
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--write-rules", nargs=2, metavar=("N", "PATH"), help="write N generated rules as a rules file and exit")
+    ap.add_argument("--agree", type=int, metavar="N", help="check N generated rules and some hand-written ones against the regex baseline on every story")
     ap.add_argument("--one", nargs=2, metavar=("N", "RULES_JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     corpus = corpus_dir(args.corpus)
@@ -147,6 +207,11 @@ def main() -> None:
         row = one_size(Path(args.one[1]), int(args.one[0]), corpus, args.runs, args.baseline_max)
         print(json.dumps(row))
         return
+    if args.agree:
+        with tempfile.TemporaryDirectory() as tmp:
+            rules_file = Path(tmp) / "rules.json"
+            rules_file.write_text(json.dumps(make_rules(corpus, args.agree, args.seed)))
+            agree(rules_file, args.agree, corpus)
     if args.write_rules:
         import yaml
 

@@ -12,7 +12,7 @@ highlighting; it is also the plain statement of the semantics:
 
 from __future__ import annotations
 
-from .expr import FIELDS, And, Expr, Field, Leaf, Near, Not, Or
+from .expr import FIELDS, And, Expr, Field, Leaf, Near, Not
 
 
 class FieldView:

@@ -146,7 +146,10 @@ def negation_normal_form(e: Expr, negate: bool = False) -> Expr:
         return negation_normal_form(e.child, not negate)
     if isinstance(e, (Leaf, Near)):
         return Not(e) if negate else e
-    kids = tuple(negation_normal_form(c, negate) for c in e.children)
-    if isinstance(e, And) != negate:
-        return And(kids)
-    return Or(kids)
+    kind = And if isinstance(e, And) != negate else Or
+    kids: list[Expr] = []
+    for c in e.children:
+        c = negation_normal_form(c, negate)
+        # NOT (a OR b) inside an AND is one more run of ANDed parts, not a nested AND.
+        kids.extend(c.children if isinstance(c, kind) else (c,))  # type: ignore[union-attr]
+    return kind(tuple(kids))

@@ -275,6 +275,24 @@ class _NearAtom:
         self.count = 0
 
 
+# What a key's posting record holds, by position: the rules (or slots, or
+# NEAR keys) for which the key's presence in a field ...
+EXACT = 0  # ... makes a one-clause rule true,
+FIRST = 1  # ... satisfies clause 1 of a two-clause rule,
+SECOND = 2  # ... satisfies clause 2 of a two-clause rule,
+SLOTS = 3  # ... satisfies clause j of a longer rule r (slot r << 4 | j),
+NEGATIVE = 4  # ... makes a rule with this NOT leaf false,
+GENERAL = 5  # ... calls for checking a rule in full (anchors, either field),
+NEARS = 6  # ... calls for checking a NEAR on token positions (anchors, either field).
+_KINDS = 7
+_EMPTY: frozenset = frozenset()
+_GET = [itemgetter(i) for i in range(_KINDS)]
+
+
+def _union(kind: int, records: list[list[Any]]) -> set:
+    return set().union(*map(_GET[kind], records))
+
+
 class Matcher:
     """A set of watch rules, matched against stories.
 
@@ -286,19 +304,34 @@ class Matcher:
     def __init__(self) -> None:
         self._rules: dict[str, CompiledRule] = {}
         self._number: dict[str, int] = {}
-        self._name: dict[int, str] = {}
-        self._next = 0
-        # Per field scope (None = either field): key -> rules of one clause it satisfies,
-        # key -> slots (rule << 4 | clause) of longer rules it satisfies, key -> rules it excludes.
-        self._exact: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
-        self._slots: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
-        self._negative: dict[Field | None, dict[str, set[int]]] = {None: {}, "title": {}, "body": {}}
+        # Rule numbers are never reused; a removed rule leaves None behind.
+        self._name: list[str | None] = []
+        # Per field scope (None = either field): key -> posting record (see EXACT … NEARS).
+        # One record per key keeps it to one dictionary probe per key of a story.
+        self._index: dict[Field | None, dict[str, list[Any]]] = {None: {}, "title": {}, "body": {}}
         self._need: dict[int, int] = {}
-        self._anchored: dict[str, set[int]] = {}
         self._checks: dict[int, Check] = {}
         self._nears: dict[str, _NearAtom] = {}
-        self._near_anchored: dict[str, set[str]] = {}
         self._patterns = _Patterns()
+
+    def _post(self, field: Field | None, key: str, kind: int, item: Any) -> None:
+        record = self._index[field].get(key)
+        if record is None:
+            record = self._index[field][key] = [_EMPTY] * _KINDS
+        if record[kind] is _EMPTY:
+            record[kind] = set()
+        record[kind].add(item)
+
+    def _unpost(self, field: Field | None, key: str, kind: int, item: Any) -> None:
+        table = self._index[field]
+        record = table.get(key)
+        if record is None:
+            return
+        record[kind].discard(item)
+        if not record[kind]:
+            record[kind] = _EMPTY
+            if all(x is _EMPTY for x in record):
+                del table[key]
 
     # -- the rule set ---------------------------------------------------------------
 
@@ -326,30 +359,33 @@ class Matcher:
                 if on_error is None:
                     raise
                 on_error(exc)
+        m.compact()
         return m
+
+    def compact(self) -> None:
+        """Lay the index out again, each key's postings together in memory.
+
+        Rules added one by one leave a key's postings scattered over the
+        heap; matching a story touches them all, so after a bulk load this
+        saves cache misses.  Not needed for correctness.
+        """
+        for field, table in self._index.items():
+            self._index[field] = {
+                key: [_EMPTY if x is _EMPTY else set(x) for x in record] for key, record in table.items()
+            }
 
     def add(self, rule_id: str, query: str) -> None:
         """Add a rule, or replace the rule with this id; raises `QueryError` (and keeps the old rule)."""
         compiled = compile_rule(query)
         if rule_id in self._rules:
             self.remove(rule_id)
-        r = self._next
-        self._next += 1
+        r = len(self._name)
         self._rules[rule_id] = compiled
         self._number[rule_id] = r
-        self._name[r] = rule_id
-        if len(compiled.clauses) == 1:
-            for field, key in compiled.clauses[0]:
-                self._exact[field].setdefault(key, set()).add(r)
-        elif compiled.clauses:
-            for j, clause in enumerate(compiled.clauses):
-                for field, key in clause:
-                    self._slots[field].setdefault(key, set()).add(r << _SLOT_BITS | j)
+        self._name.append(rule_id)
+        self._postings(r, compiled, self._post)
+        if len(compiled.clauses) > 2:
             self._need[r] = len(compiled.clauses)
-        for field, key in compiled.negatives:
-            self._negative[field].setdefault(key, set()).add(r)
-        for key in compiled.anchors:
-            self._anchored.setdefault(key, set()).add(r)
         if compiled.check is not None:
             self._checks[r] = compiled.check
         for near in compiled.nears:
@@ -363,19 +399,9 @@ class Matcher:
         if compiled is None:
             return False
         r = self._number.pop(rule_id)
-        del self._name[r]
-        if len(compiled.clauses) == 1:
-            for field, key in compiled.clauses[0]:
-                _discard(self._exact[field], key, r)
-        else:
-            for j, clause in enumerate(compiled.clauses):
-                for field, key in clause:
-                    _discard(self._slots[field], key, r << _SLOT_BITS | j)
+        self._name[r] = None
+        self._postings(r, compiled, self._unpost)
         self._need.pop(r, None)
-        for field, key in compiled.negatives:
-            _discard(self._negative[field], key, r)
-        for key in compiled.anchors:
-            _discard(self._anchored, key, r)
         self._checks.pop(r, None)
         for near in compiled.nears:
             self._remove_near(near)
@@ -383,13 +409,30 @@ class Matcher:
             self._patterns.remove(pattern)
         return True
 
+    @staticmethod
+    def _postings(r: int, compiled: CompiledRule, post: Callable[[Field | None, str, int, Any], None]) -> None:
+        """Every posting of rule number `r`, handed to `post` (to add or to remove them)."""
+        clauses = compiled.clauses
+        for j, clause in enumerate(clauses):
+            for field, key in clause:
+                if len(clauses) == 1:
+                    post(field, key, EXACT, r)
+                elif len(clauses) == 2:
+                    post(field, key, FIRST if j == 0 else SECOND, r)
+                else:
+                    post(field, key, SLOTS, r << _SLOT_BITS | j)
+        for field, key in compiled.negatives:
+            post(field, key, NEGATIVE, r)
+        for key in compiled.anchors:
+            post(None, key, GENERAL, r)
+
     def _add_near(self, near: Near) -> None:
         key = near_key(near)
         atom = self._nears.get(key)
         if atom is None:
             atom = self._nears[key] = _NearAtom(near)
             for anchor in atom.anchors:
-                self._near_anchored.setdefault(anchor, set()).add(key)
+                self._post(None, anchor, NEARS, key)
         atom.count += 1
 
     def _remove_near(self, near: Near) -> None:
@@ -399,7 +442,7 @@ class Matcher:
         if not atom.count:
             del self._nears[key]
             for anchor in atom.anchors:
-                _discard(self._near_anchored, anchor, key)
+                self._unpost(None, anchor, NEARS, key)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -433,40 +476,42 @@ class Matcher:
             in_body.update(patterns.find(body_joined))
         present = in_title | in_body
 
-        if self._near_anchored:
-            hit = self._near_anchored.keys() & present
-            if hit:
-                story = None
-                nears = self._nears
-                for key in set().union(*map(self._near_anchored.__getitem__, hit)):
-                    atom = nears[key]
-                    if atom.others.isdisjoint(present):
-                        continue
-                    if story is None:
-                        story = StoryView(title_tokens, body_tokens, title_joined, body_joined)
-                    if story.near(atom.near):
-                        present.add(key)
+        index = self._index
+        either = index[None]
+        records = list(map(either.__getitem__, either.keys() & present))
+        nears = _union(NEARS, records)
+        if nears:
+            story = None
+            for key in nears:
+                atom = self._nears[key]
+                if atom.others.isdisjoint(present):
+                    continue
+                if story is None:
+                    story = StoryView(title_tokens, body_tokens, title_joined, body_joined)
+                if story.near(atom.near):
+                    present.add(key)
+                    if key in either:
+                        records.append(either[key])
+        general = _union(GENERAL, records)
+        for field, keys in (("title", in_title), ("body", in_body)):
+            if index[field]:
+                records.extend(map(index[field].__getitem__, index[field].keys() & keys))
 
-        exact, slots, negative = self._exact, self._slots, self._negative
-        found = _gather((exact[None], present), (exact["title"], in_title), (exact["body"], in_body))
-        satisfied = _gather(
-            (slots[None], present), (slots["title"], in_title), (slots["body"], in_body)
-        )
-        if satisfied:
-            counts = Counter(map(rshift, satisfied, repeat(_SLOT_BITS)))
+        found = _union(EXACT, records)
+        first = _union(FIRST, records)
+        if first:
+            found |= first & _union(SECOND, records)
+        slots = _union(SLOTS, records)
+        if slots:
+            counts = Counter(map(rshift, slots, repeat(_SLOT_BITS)))
             found.update(map(itemgetter(0), counts.items() & self._need.items()))
-        hit = self._anchored.keys() & present
-        if hit:
+        if general:
             checks = self._checks
-            candidates = set().union(*map(self._anchored.__getitem__, hit))
-            found.update([r for r in candidates if checks[r](present, in_title, in_body)])
+            found.update([r for r in general if checks[r](present, in_title, in_body)])
         if found:
-            excluded = _gather(
-                (negative[None], present), (negative["title"], in_title), (negative["body"], in_body)
-            )
-            if excluded:
-                found -= excluded
-        return sorted(map(self._name.__getitem__, found))
+            found -= _union(NEGATIVE, records)
+        name = self._name
+        return sorted([name[r] for r in found])
 
     def hits(self, title: str, body: str, rule_ids: Iterable[str] | None = None) -> dict[str, list[Hit]]:
         """For each matching rule (of `rule_ids`, default all), where its words are in the story.
@@ -487,22 +532,3 @@ class Matcher:
             chars = sorted({(f, spans[f][s][1], spans[f][e - 1][2]) for f, s, e in found})
             out[rule_id] = [Hit(field=f, start=s, end=e) for f, s, e in chars]
         return out
-
-
-def _gather(*tables: tuple[dict[str, set[int]], set[str]]) -> set[int]:
-    """The union of the postings of every present key, over (table, present keys) pairs."""
-    out: set[int] = set()
-    for table, present in tables:
-        if table:
-            hit = table.keys() & present
-            if hit:
-                out.update(*map(table.__getitem__, hit))
-    return out
-
-
-def _discard(table: dict[str, set[str]], key: str, rule_id: str) -> None:
-    ids = table.get(key)
-    if ids is not None:
-        ids.discard(rule_id)
-        if not ids:
-            del table[key]
