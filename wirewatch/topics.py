@@ -34,7 +34,7 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
     """Create the topics that do not exist yet; return the names created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     wanted = specs(settings)
     if names is not None:
@@ -45,7 +45,7 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
             client_id="wirewatch-admin",
             request_timeout_ms=int(timeout_s * 1000),
         )
-    except NoBrokersAvailable as exc:
+    except KafkaError as exc:  # kafka-python 3 has no NoBrokersAvailable: a timeout says it
         raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} is not reachable") from exc
     try:
         existing = set(admin.list_topics())
