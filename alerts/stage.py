@@ -132,14 +132,11 @@ class AlertStage:
             s.alerts_ticks_topic, partitions=s.partitions, internal=True, retention=timedelta(hours=1), **raw
         )
 
-        import faust
-
-        # Keys are bytes as they are (so the partitioner hashes them like the
-        # alert keys); values are JSON documents.
-        schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json")
-
+        # Keys are bytes as they are (key_type=bytes makes Faust write and
+        # recover them raw, and the partitioner hash them like the alert
+        # keys); values are JSON documents.
         def table(name: str, **extra):
-            return app.Table(name, partitions=s.partitions, schema=schema, **extra)
+            return app.Table(name, partitions=s.partitions, key_type=bytes, **extra)
 
         self.handled = table("alerts-handled")
         self.mailboxes = table("alerts-mailboxes")
