@@ -41,6 +41,7 @@ def _root(
 _COMMANDS = (
     "config",
     "produce",
+    "alerts",
 )
 
 
