@@ -34,7 +34,8 @@ class Dispatcher:
         self.console = ConsoleSender(console)
         self._limits: dict[str, asyncio.Semaphore] = {}
 
-    def _limit(self, channel: str) -> asyncio.Semaphore:
+    def limit(self, channel: str) -> asyncio.Semaphore:
+        """The bound on sends in flight for one channel type."""
         if channel not in self._limits:
             self._limits[channel] = asyncio.Semaphore(self.settings.alerts_concurrency)
         return self._limits[channel]
@@ -49,17 +50,22 @@ class Dispatcher:
         return render.slack(alert, self.settings.kibana_url_template)
 
     async def deliver(self, alert: Alert) -> None:
-        async with self._limit(alert.channel):
-            if alert.channel == "email":
-                await self.email.send(self.email_content(alert), alert.target, alert.alert_id, alert.rule_id)
-            elif alert.channel == "slack_webhook":
-                url = self.rules().webhook(alert.target)
-                if url is None:
-                    raise PermanentError(f"Slack webhook {alert.target} is no longer in the rules")
-                await self.slack.webhook(url, self.slack_payload(alert), alert.target)
-            elif alert.channel == "slack_channel":
-                await self.slack.channel(alert.target, self.slack_payload(alert))
-            elif alert.channel == "console":
-                await self.console.send(self.email_content(alert), alert.kind)
-            else:
-                raise PermanentError(f"unknown channel {alert.channel!r}")
+        """One attempt, waiting for a free slot of the alert's channel type."""
+        async with self.limit(alert.channel):
+            await self.send(alert)
+
+    async def send(self, alert: Alert) -> None:
+        """One attempt, now (the caller holds a slot)."""
+        if alert.channel == "email":
+            await self.email.send(self.email_content(alert), alert.target, alert.alert_id, alert.rule_id)
+        elif alert.channel == "slack_webhook":
+            url = self.rules().webhook(alert.target)
+            if url is None:
+                raise PermanentError(f"Slack webhook {alert.target} is no longer in the rules")
+            await self.slack.webhook(url, self.slack_payload(alert), alert.target)
+        elif alert.channel == "slack_channel":
+            await self.slack.channel(alert.target, self.slack_payload(alert))
+        elif alert.channel == "console":
+            await self.console.send(self.email_content(alert), alert.kind)
+        else:
+            raise PermanentError(f"unknown channel {alert.channel!r}")

@@ -33,7 +33,7 @@ def classify(exc: BaseException, server: str) -> WireWatchError:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _by_code(exc.smtp_code, f"{server} answered {exc.smtp_code} {_text(exc.smtp_error)}")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return PermanentError(f"{server}: TLS certificate not trusted: {exc.verify_message or exc}")
+        return PermanentError(f"{server}: TLS certificate not trusted: {getattr(exc, 'verify_message', None) or exc}")
     if isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout, EOFError)):
         return ServiceUnavailable(f"{server}: {type(exc).__name__}: {exc}")
     return PermanentError(f"{server}: {type(exc).__name__}: {exc}")

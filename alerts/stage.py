@@ -372,11 +372,14 @@ class AlertStage:
                         alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target, attempt, wait, exc)
 
         async def attempt() -> None:
-            self._sending.add(key)
-            try:
-                await self.dispatcher.deliver(alert)
-            finally:
-                self._sending.discard(key)
+            async with self.dispatcher.limit(alert.channel):
+                # From here the send cannot be taken back (email goes out in a
+                # thread): a stop or a rebalance lets it finish and be recorded.
+                self._sending.add(key)
+                try:
+                    await self.dispatcher.send(alert)
+                finally:
+                    self._sending.discard(key)
 
         try:
             attempts = await retrying(attempt, deadline=deadline, settings=self.settings, on_retry=on_retry)

@@ -3,6 +3,7 @@ stand-in for Slack's webhook and Web API endpoints (http.server)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -35,12 +36,24 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
         time.sleep(interval)
 
 
+class SlowSink(smtpsink.MailSink):
+    """A mail server that takes `delay` seconds to accept each message."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
 class SmtpServer:
     """aiosmtpd on a fixed port that can be stopped and started again."""
 
-    def __init__(self, port: int | None = None, **options) -> None:
+    def __init__(self, port: int | None = None, delay: float = 0.0, **options) -> None:
         self.port = port or free_port()
-        self.sink = smtpsink.MailSink()
+        self.sink = SlowSink(delay) if delay else smtpsink.MailSink()
         self.options = options
         self._controller = None
 

@@ -82,7 +82,8 @@ def test_mail_server_down_then_back_with_a_worker_crash_in_between(tmp_path, sla
 
 def test_graceful_restart_while_delivering_sends_each_alert_once(tmp_path, slack):
     kafka_or_skip()
-    smtp = SmtpServer().start()
+    # A slow mail server, so the stop finds sends in progress (they must finish and be recorded).
+    smtp = SmtpServer(delay=0.3).start()
     rules = [{"id": "mail", "realert": False, "subscribers": [{"email": "desk@example.com"},
                                                               {"slack_webhook": f"{slack.url}/services/T/B/chat"}]}]
     worker = AlertsWorker(tmp_path, rules, smtp_port=smtp.port)
@@ -101,6 +102,7 @@ def test_graceful_restart_while_delivering_sends_each_alert_once(tmp_path, slack
         chat = stories_in(slack.posted())
         assert len(chat) == 151 and set(chat.values()) == {1}
         assert partway < 150, "the restart came after all deliveries: the test proved nothing"
+        assert "sends in progress" in worker.log(1)
     finally:
         worker.close()
         smtp.stop()
