@@ -14,3 +14,25 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
+
+# ---------------------------------------------------------------- alerts
+
+MAILDIR ?= .wirewatch/mail
+SMTP_PORT ?= 1025
+
+.PHONY: mail-sink
+mail-sink: setup  ## run a local SMTP server that keeps every message in $(MAILDIR) (Ctrl-C stops it)
+	$(WW) alerts smtp-sink --port $(SMTP_PORT) --maildir $(MAILDIR)
+
+.PHONY: demo-alerts
+demo-alerts: setup  ## send a sample story's alert to the console and, as real email, to a local SMTP server
+	@mkdir -p .wirewatch
+	@$(WW) alerts smtp-sink --port $(SMTP_PORT) --maildir $(MAILDIR) > .wirewatch/smtp-sink.log 2>&1 & echo $$! > .wirewatch/smtp-sink.pid
+	@for i in $$(seq 100); do grep -q "SMTP sink on" .wirewatch/smtp-sink.log && break; sleep 0.1; done; \
+	 grep -q "SMTP sink on" .wirewatch/smtp-sink.log || { cat .wirewatch/smtp-sink.log; kill $$(cat .wirewatch/smtp-sink.pid); exit 1; }
+	@WIREWATCH_SMTP_PORT=$(SMTP_PORT) $(WW) alerts send --rules examples/rules-with-alerts.yaml --rule xi-visit \
+	    ../shared/corpus/samples/xi-putin-moscow-visit.txt; status=$$?; \
+	 kill $$(cat .wirewatch/smtp-sink.pid); rm -f .wirewatch/smtp-sink.pid; \
+	 echo; cat .wirewatch/smtp-sink.log; \
+	 echo "The email is a file in $(MAILDIR)/new (open it with any mail reader, or: cat $(MAILDIR)/new/*)"; \
+	 ls -t $(MAILDIR)/new | head -3 | sed 's|^|  $(MAILDIR)/new/|'; exit $$status

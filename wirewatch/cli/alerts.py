@@ -91,7 +91,7 @@ def send(
         alerting, problems = pv.load_rule(rules, rule)
         if problems:
             raise RuleError(rule, "; ".join(problems))
-        outcomes = asyncio.run(pv.send(alerting, pv.load_story(story_file, story_id), s, timeout, console=out))
+        outcomes = asyncio.run(pv.send(alerting, pv.load_story(story_file, story_id), s, timeout))
     failed = 0
     for o in outcomes:
         sub = o.subscription
