@@ -44,8 +44,13 @@ class RuleBook:
         return len(self.rules)
 
     @classmethod
-    def from_rules(cls, rules: Iterable[tuple[str, Mapping[str, Any]]]) -> "RuleBook":
-        """From (rule id, rule mapping) pairs; ConfigError listing every problem."""
+    def from_rules(cls, rules: Iterable[tuple[str, Mapping[str, Any]]], strict: bool = True) -> "RuleBook":
+        """From (rule id, rule mapping) pairs; ConfigError listing every problem.
+
+        With `strict=False` a rule with problems is left out (and the
+        problems logged) instead: one bad rule published at run time must
+        not silence the others.
+        """
         parsed: dict[str, RuleAlerting] = {}
         problems: list[str] = []
         for rule_id, raw in rules:
@@ -58,7 +63,10 @@ class RuleBook:
                 continue
             parsed[rule_id] = parse(rule_id, raw)
         if problems:
-            raise ConfigError("bad alerting settings:\n  " + "\n  ".join(problems))
+            if strict:
+                raise ConfigError("bad alerting settings:\n  " + "\n  ".join(problems))
+            for problem in problems:
+                log.error("alerts: rule left out: %s", problem)
         return cls(parsed)
 
     @classmethod

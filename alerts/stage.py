@@ -115,15 +115,17 @@ class AlertStage:
     # ------------------------------------------------------------ wiring
 
     def rules(self) -> RuleBook:
-        if self._rules_source is None:
-            path = self.settings.rules_file
-            if path is None:
-                raise ConfigError("the alert stage needs rules: set WIREWATCH_RULES_FILE")
-            self._rules_source = RulesFile(path)
+        assert self._rules_source is not None, "install() first"
         return self._rules_source()
 
     def install(self) -> None:
         app, s = self.app, self.settings
+        if self._rules_source is None:
+            # Read now, so a broken rules file stops the worker at start
+            # instead of parking every match.
+            if s.rules_file is None:
+                raise ConfigError("the alert stage needs rules: set WIREWATCH_RULES_FILE")
+            self._rules_source = RulesFile(s.rules_file)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.matches_topic = app.topic(s.matches_topic, **raw)
         self.alerts_topic = app.topic(s.alerts_topic, **raw)
@@ -186,9 +188,12 @@ class AlertStage:
                 log.exception("alerts: tick on partition %d failed", partition)
 
     async def _send_ticks(self, app: Any) -> None:
-        for tp in app.assignor.assigned_actives():
-            if tp.topic == self.settings.alerts_ticks_topic:
-                await self.ticks_topic.send(key=None, value=b"", partition=tp.partition, force=True)
+        try:
+            for tp in app.assignor.assigned_actives():
+                if tp.topic == self.settings.alerts_ticks_topic:
+                    await self.ticks_topic.send(key=None, value=b"", partition=tp.partition, force=True)
+        except Exception:  # an exception here would end the timer for good
+            log.exception("alerts: could not send ticks; trying again in %ss", self.settings.alerts_tick_seconds)
 
     async def _on_revoked(self, app: Any, revoked, **kwargs) -> None:
         # The new owner resumes waiting deliveries from the outbox; retrying
@@ -362,6 +367,10 @@ class AlertStage:
 
     async def _deliver(self, key: bytes, entry: dict) -> None:
         alert = Alert.model_validate(entry["alert"])
+        if key in self.delivered:
+            # Recorded as delivered, but a crash kept the outbox entry.
+            self.outbox.pop(key, None)
+            return
         deadline = entry["first"] + self.settings.retry_horizon_seconds
         tries = {"n": 0}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import wait_for
+from alerts_servers import wait_for
 
 from wirewatch import topics
 from wirewatch.model import Match

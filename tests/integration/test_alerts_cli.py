@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import free_port, wait_for
+from alerts_servers import free_port, slack, smtp, wait_for  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 

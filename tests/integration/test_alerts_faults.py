@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 from alerts_worker import AlertsWorker, kafka_or_skip
-from servers import SmtpServer, free_port, start_fake_slack, wait_for
+from alerts_servers import SmtpServer, free_port, slack, wait_for  # noqa: F401 - fixture
 
 from wirewatch.model import Match, Story
 
@@ -22,13 +22,6 @@ def matches(rule_id: str, prefix: str, n: int, start: int = 0) -> list[Match]:
 
 def stories_in(posts) -> Counter:
     return Counter(p.body["text"].split(": ", 1)[1] for p in posts)
-
-
-@pytest.fixture
-def slack():
-    fake = start_fake_slack()
-    yield fake
-    fake.server.shutdown()
 
 
 def test_mail_server_down_then_back_with_a_worker_crash_in_between(tmp_path, slack):

@@ -82,6 +82,10 @@ def test_rule_book_reports_every_problem_and_duplicate_ids(tmp_path):
         RuleBook.from_file(path)
     assert "rule 'a': subscriber 1: email" in str(info.value)
     assert "rule 'b': two rules have this id" in str(info.value)
+    lenient = RuleBook.from_rules(
+        [("a", {"subscribers": [{"email": "bad@"}]}), ("b", {"subscribers": [{"console": True}]})], strict=False
+    )
+    assert list(lenient.rules) == ["b"]
 
 
 def test_rules_file_follows_edits_and_keeps_the_last_good_rules(tmp_path):

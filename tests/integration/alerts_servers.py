@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
+
 from alerts import smtpsink
 
 
@@ -146,3 +148,17 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack():
+    fake = start_fake_slack()
+    yield fake
+    fake.server.shutdown()
