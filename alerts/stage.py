@@ -22,7 +22,8 @@ State lives in Faust tables backed by changelog topics, so it survives
 restarts: `alerts-handled` (rule+story already handled), `alerts-mailboxes`
 (flood window, held matches and open digest per rule+subscriber),
 `alerts-pending` (stories waiting in a digest), `alerts-outbox` (alerts
-not yet delivered) and `alerts-delivered` (alert ids done).
+not yet delivered), `alerts-delivered` (alert ids done) and
+`alerts-progress` (last offset processed per partition).
 
 Why nothing is lost or sent twice:
 
@@ -35,6 +36,9 @@ Why nothing is lost or sent twice:
 - The one window left is between a server accepting a message and the
   "delivered" record reaching Kafka (one flush); email carries a stable
   Message-ID so a mail reader folds a copy sent in that window.
+- faust-streaming can skip messages when a worker starts with a backlog;
+  each agent records the last offset it processed and reads any skipped
+  range from Kafka itself (`alerts.gaps`).
 
 Everything keyed by rule lives on the rule's partition of the matches
 topic; everything keyed by alert id on its partition of the alerts topic.
@@ -59,6 +63,7 @@ from wirewatch.settings import Settings
 
 from . import policy, render
 from .delivery import Dispatcher
+from .gaps import GapGuard, Raw
 from .policy import Mailbox
 from .retry import retrying
 from .rulebook import RuleBook, RulesFile
@@ -95,6 +100,11 @@ def _stories(alert: Alert) -> str:
     shown = ",".join(ids[:5])
     more = len(ids) - 5 + alert.suppressed if len(ids) > 5 else alert.suppressed
     return shown + (f"+{more}" if more else "")
+
+
+def _raw(event) -> Raw:
+    msg = event.message
+    return Raw(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
 
 
 class AlertStage:
@@ -147,6 +157,10 @@ class AlertStage:
         # the partitioner puts each key on its alert's partition (same key bytes).
         self.outbox = table("alerts-outbox", use_partitioner=True)
         self.delivered = table("alerts-delivered", use_partitioner=True)
+        # Last offset each agent processed per partition: see alerts.gaps.
+        self.progress = table("alerts-progress")
+        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
+        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
 
         app.agent(self.matches_topic, name="wirewatch.alerts.decide")(self._decide_agent)
         app.agent(self.alerts_topic, name="wirewatch.alerts.deliver")(self._deliver_agent)
@@ -159,18 +173,26 @@ class AlertStage:
 
     async def _decide_agent(self, stream) -> None:
         async for event in stream.events():
-            try:
-                async with self._lock:
-                    await self.decide(event)
-            except Exception as exc:  # a worker never dies on one bad message
-                await self._park(event, exc)
+            async with self._lock:
+                await self._guarded(self.decide_guard, _raw(event), self.decide)
 
     async def _deliver_agent(self, stream) -> None:
         async for event in stream.events():
+            await self._guarded(self.deliver_guard, _raw(event), self.accept)
+
+    async def _guarded(self, guard: GapGuard, raw: Raw, handle) -> None:
+        """Handle `raw`, after any messages before it that the stream skipped."""
+        try:
+            missed = await guard.missed_before(raw)
+        except Exception:
+            log.exception("alerts: could not read what %s[%d] skipped before %d", raw.topic, raw.partition, raw.offset)
+            missed = []
+        for message in (*missed, raw):
             try:
-                self.accept(event)
-            except Exception as exc:
-                await self._park(event, exc)
+                await handle(message)
+            except Exception as exc:  # a worker never dies on one bad message
+                await self._park(message, exc)
+        guard.done(raw)
 
     async def _tick_agent(self, stream) -> None:
         async for event in stream.events():
@@ -180,12 +202,29 @@ class AlertStage:
             partition = event.message.partition
             try:
                 async with self._lock:
+                    await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self.decide)
                     await self.flush_due(partition)
+                await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self.accept)
                 self.resume_deliveries(partition)
                 self._sweep(partition)
                 self._report()
             except Exception:
                 log.exception("alerts: tick on partition %d failed", partition)
+
+    async def _catch_up(self, guard: GapGuard, topic: str, partition: int, handle) -> None:
+        """Handle messages at the end of a partition that the stream skipped (nothing came after them)."""
+        from faust.types import TP
+
+        idle = max(10.0, 5 * self.settings.alerts_tick_seconds)
+        end = self.app.consumer.highwater(TP(topic, partition))
+        missed = await guard.missed_at_tail(topic, partition, end, idle)
+        for message in missed:
+            try:
+                await handle(message)
+            except Exception as exc:
+                await self._park(message, exc)
+        if missed:
+            guard.done(missed[-1])
 
     async def _send_ticks(self, app: Any) -> None:
         try:
@@ -209,6 +248,8 @@ class AlertStage:
         if sending:
             log.info("alerts: waiting for %d sends in progress", len(sending))
             await asyncio.wait(sending, timeout=self.settings.smtp_timeout + self.settings.slack_timeout)
+        for guard in (self.decide_guard, self.deliver_guard):
+            await guard.close()
 
     def _stop_waiting(self) -> None:
         for key, task in list(self._inflight.items()):
@@ -217,9 +258,8 @@ class AlertStage:
 
     # ------------------------------------------------------------ decide
 
-    async def decide(self, event) -> None:
-        msg = event.message
-        match = Match.from_json(event.value, where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
+    async def decide(self, msg: Raw) -> None:
+        match = Match.from_json(msg.value or b"", where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
         self.stats["matches"] += 1
         rule = self.rules().get(match.rule_id)
         if rule is None:
@@ -337,10 +377,9 @@ class AlertStage:
 
     # ------------------------------------------------------------ deliver
 
-    def accept(self, event) -> None:
+    async def accept(self, msg: Raw) -> None:
         """Take an alert from the alerts topic into the outbox and start sending it."""
-        msg = event.message
-        alert = Alert.from_json(event.value, where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
+        alert = Alert.from_json(msg.value or b"", where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
         key = alert.alert_id.encode()
         if key in self.delivered:
             self.stats["redelivered"] += 1
@@ -348,7 +387,7 @@ class AlertStage:
             return
         entry = self.outbox.get(key)
         if entry is None:
-            entry = {"alert": json.loads(event.value), "p": msg.partition, "offset": msg.offset, "first": self.clock()}
+            entry = {"alert": json.loads(msg.value), "p": msg.partition, "offset": msg.offset, "first": self.clock()}
             self.outbox[key] = entry
         self._start(key, entry)
 
@@ -425,14 +464,13 @@ class AlertStage:
 
     # ------------------------------------------------------------ upkeep
 
-    async def _park(self, event, exc: BaseException) -> None:
-        msg = event.message
+    async def _park(self, msg: Raw, exc: BaseException) -> None:
         self.stats["parked"] += 1
         log.error("alerts: parking %s[%d]@%d on %s: %s", msg.topic, msg.partition, msg.offset, self.settings.deadletter_topic, exc)
         try:
-            letter = DeadLetter.for_message(stage=STAGE, error=exc, payload=event.value, key=event.key,
+            letter = DeadLetter.for_message(stage=STAGE, error=exc, payload=msg.value, key=msg.key,
                                             topic=msg.topic, partition=msg.partition, offset=msg.offset)
-            await (await self.deadletter_topic.send(key=event.key, value=letter.to_json(), force=True))
+            await (await self.deadletter_topic.send(key=msg.key, value=letter.to_json(), force=True))
         except Exception:
             log.exception("alerts: could not park %s[%d]@%d", msg.topic, msg.partition, msg.offset)
 
