@@ -166,6 +166,7 @@ class AlertStage:
         app.agent(self.alerts_topic, name="wirewatch.alerts.deliver")(self._deliver_agent)
         app.agent(self.ticks_topic, name="wirewatch.alerts.tick")(self._tick_agent)
         app.timer(s.alerts_tick_seconds, name="wirewatch.alerts.ticker")(self._send_ticks)
+        app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_before_shutdown.connect(self._on_shutdown)
 
@@ -233,6 +234,21 @@ class AlertStage:
                     await self.ticks_topic.send(key=None, value=b"", partition=tp.partition, force=True)
         except Exception:  # an exception here would end the timer for good
             log.exception("alerts: could not send ticks; trying again in %ss", self.settings.alerts_tick_seconds)
+
+    async def _on_assigned(self, app: Any, assigned, **kwargs) -> None:
+        # State keyed by rule lives on the rule's partition of the matches
+        # topic, and ticks reach the owner of a partition only if all three
+        # topics have as many partitions as the tables: otherwise stop.
+        s = self.settings
+        counts = {t: app.consumer.topic_partitions(t) for t in (s.matches_topic, s.alerts_topic, s.alerts_ticks_topic)}
+        wrong = {t: n for t, n in counts.items() if n is not None and n != s.partitions}
+        if wrong:
+            error = ConfigError(
+                f"the alert stage needs {s.partitions} partitions (WIREWATCH_PARTITIONS) in "
+                + ", ".join(f"{t} (has {n})" for t, n in wrong.items())
+            )
+            log.critical("alerts: %s", error)
+            await app.crash(error)
 
     async def _on_revoked(self, app: Any, revoked, **kwargs) -> None:
         # The new owner resumes waiting deliveries from the outbox; retrying

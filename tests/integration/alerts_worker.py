@@ -34,8 +34,8 @@ def kafka_or_skip() -> None:
 
 
 class AlertsWorker:
-    def __init__(self, tmp: Path, rules: list[dict], **settings) -> None:
-        name = f"t{uuid.uuid4().hex[:10]}"
+    def __init__(self, tmp: Path, rules: list[dict], name: str | None = None, **settings) -> None:
+        name = name or f"t{uuid.uuid4().hex[:10]}"
         self.tmp = tmp
         self.rules_file = tmp / "rules.yaml"
         self.rules_file.write_text(yaml.safe_dump({"rules": rules}))
@@ -66,10 +66,14 @@ class AlertsWorker:
     def log_path(self) -> Path:
         return self.tmp / f"worker-{self.runs}.log"
 
-    def start(self, timeout: float = 90) -> "AlertsWorker":
+    def launch(self) -> subprocess.Popen:
         self.runs += 1
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "alerts.worker"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self.proc
+
+    def start(self, timeout: float = 90) -> "AlertsWorker":
+        self.launch()
         wait_for(lambda: "[^Worker]: Ready" in self.log() or self.proc.poll() is not None, timeout, 0.25, "the worker to be ready")
         if self.proc.poll() is not None:
             raise AssertionError(f"worker exited:\n{self.log()[-4000:]}")
