@@ -109,7 +109,7 @@ def guess_hits(query: str, story: Story) -> tuple[Hit, ...]:
             n = len(unit.words)
             for i in range(len(toks) - n + 1):
                 window = toks[i : i + n]
-                if all(t[0] == w for t, w in zip(window[:-1], unit.words[:-1])):
+                if all(t[0] == w for t, w in zip(window[:-1], unit.words[:-1], strict=True)):
                     last, want = window[-1][0], unit.words[-1]
                     if last == want or (unit.prefix and last.startswith(want)):
                         hits.add(Hit(field=field, start=window[0][1], end=window[-1][2]))

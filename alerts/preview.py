@@ -89,7 +89,7 @@ async def send(rule: RuleAlerting, story: Story, settings: Settings, timeout: fl
     for sub in rule.subscribers:
         alert = alert_for(rule, story, sub)
         try:
-            attempts = await retrying(lambda: dispatcher.deliver(alert), deadline=time.time() + timeout, settings=settings)
+            attempts = await retrying(lambda alert=alert: dispatcher.deliver(alert), deadline=time.time() + timeout, settings=settings)
         except WireWatchError as exc:
             outcomes.append(Outcome(sub, False, str(exc)))
         else:

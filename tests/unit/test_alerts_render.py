@@ -206,6 +206,8 @@ def test_templates_can_be_overridden_from_a_folder(tmp_path):
 
 
 def test_an_override_with_a_mistake_fails_loudly(tmp_path):
+    from jinja2 import UndefinedError
+
     (tmp_path / "email.txt.j2").write_text("{{ alert.no_such_thing }}")
-    with pytest.raises(Exception):
+    with pytest.raises(UndefinedError):
         render.email(alert_for(match_for(hostile_story(), "oil")), Templates(tmp_path))
