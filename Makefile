@@ -15,7 +15,6 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-<<<<<<< HEAD
 # Where the tests and the local services find Kafka and Elasticsearch.  `?=`
 # keeps values already in the environment: point them at servers of your own
 # and `services-up` uses those when they answer instead of starting new ones.
@@ -32,8 +31,29 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 
 test: setup services-up  ## the whole test suite against the services
 	$(PY) -m pytest $(PYTEST_ARGS)
-=======
+
 .PHONY: bench
 bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
 	$(PY) benchmarks/match_bench.py
->>>>>>> query
+
+# ---------------------------------------------------------------- alerts
+
+MAILDIR ?= .wirewatch/mail
+SMTP_PORT ?= 1025
+
+.PHONY: mail-sink
+mail-sink: setup  ## run a local SMTP server that keeps every message in $(MAILDIR) (Ctrl-C stops it)
+	$(WW) alerts smtp-sink --port $(SMTP_PORT) --maildir $(MAILDIR)
+
+.PHONY: demo-alerts
+demo-alerts: setup  ## send a sample story's alert to the console and, as real email, to a local SMTP server
+	@mkdir -p .wirewatch
+	@$(WW) alerts smtp-sink --port $(SMTP_PORT) --maildir $(MAILDIR) > .wirewatch/smtp-sink.log 2>&1 & echo $$! > .wirewatch/smtp-sink.pid
+	@for i in $$(seq 100); do grep -q "SMTP sink on" .wirewatch/smtp-sink.log && break; sleep 0.1; done; \
+	 grep -q "SMTP sink on" .wirewatch/smtp-sink.log || { cat .wirewatch/smtp-sink.log; kill $$(cat .wirewatch/smtp-sink.pid); exit 1; }
+	@WIREWATCH_SMTP_PORT=$(SMTP_PORT) $(WW) alerts send --rules examples/rules-with-alerts.yaml --rule xi-visit \
+	    ../shared/corpus/samples/xi-putin-moscow-visit.txt; status=$$?; \
+	 kill $$(cat .wirewatch/smtp-sink.pid); rm -f .wirewatch/smtp-sink.pid; \
+	 echo; cat .wirewatch/smtp-sink.log; \
+	 echo "The email is a file in $(MAILDIR)/new (open it with any mail reader, or: cat $(MAILDIR)/new/*)"; \
+	 ls -t $(MAILDIR)/new | head -3 | sed 's|^|  $(MAILDIR)/new/|'; exit $$status

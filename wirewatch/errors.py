@@ -57,6 +57,14 @@ class ServiceUnavailable(TransientError):
     """A server (Kafka, Elasticsearch, SMTP, Slack) cannot be reached."""
 
 
+class RateLimited(TransientError):
+    """A server asked us to slow down; `retry_after` (seconds) says for how long, when it did."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class PermanentError(WireWatchError):
     """A server refused the work for good (bad request, unknown recipient)."""
 

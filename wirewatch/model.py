@@ -110,10 +110,17 @@ class MatchedStory(_Record):
 
 
 class Alert(_Record):
-    """A message to send to one subscriber about one or more matches."""
+    """A message to send to one subscriber about one or more matches.
+
+    `alert_id` is derived from what the alert is about, so the same decision
+    made twice (after a restart) gives the same id and is delivered once.
+    `suppressed` counts matches the alert stands for but does not list: held
+    back by flood control (kind "summary") or beyond a digest's length.
+    """
 
     alert_id: str = Field(min_length=1)
     rule_id: str = Field(min_length=1)
+    rule_name: str | None = None
     kind: Literal["instant", "digest", "summary"] = "instant"
     channel: str = Field(min_length=1)
     target: str = Field(min_length=1)

@@ -54,10 +54,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_from: str = Field("wirewatch@localhost", description="From address of alert email.")
     smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
+    smtp_ca_file: Path | None = Field(None, description="Extra CA certificate (PEM) to trust for the SMTP server's TLS certificate.")
 
     # Alerts: Slack
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token for channel subscriptions (xoxb-...).")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
+    slack_timeout: float = Field(10.0, gt=0, description="Seconds to wait for Slack.")
 
     # Alerts: behaviour
     kibana_url_template: str | None = Field(
@@ -65,6 +67,12 @@ class Settings(BaseSettings):
     )
     retry_horizon_seconds: float = Field(900.0, gt=0, description="How long a failing delivery is retried before it is parked.")
     templates_dir: Path | None = Field(None, description="Folder whose Jinja2 templates override the built-in alert templates.")
+    alerts_tick_seconds: float = Field(2.0, gt=0, description="How often workers look for due digests, flood summaries and deliveries to retry.")
+    alerts_retry_initial_seconds: float = Field(2.0, gt=0, description="First wait before retrying a failed delivery (doubles each time, with jitter).")
+    alerts_retry_max_seconds: float = Field(120.0, gt=0, description="Longest wait between two delivery attempts.")
+    alerts_concurrency: int = Field(8, ge=1, description="Most deliveries in flight at once per channel type (email, Slack, ...).")
+    alerts_digest_max_items: int = Field(50, ge=1, description="Most stories listed in one digest or flood summary; the rest are counted.")
+    alerts_memory_days: float = Field(30.0, gt=0, description="How long the alert stage remembers what it sent, to never alert twice for one rule and story.")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
@@ -92,6 +100,12 @@ class Settings(BaseSettings):
     @property
     def deadletter_topic(self) -> str:
         return self.topic("deadletter")
+
+    @property
+    def alerts_ticks_topic(self) -> str:
+        # Clock ticks for the alert stage: co-partitioned with the matches and
+        # alerts topics so a tick reaches the worker that owns the state.
+        return self.topic("alerts-ticks")
 
 
 def load(**overrides) -> Settings:

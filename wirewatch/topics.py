@@ -24,6 +24,8 @@ def specs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.matches_topic: {},
         settings.alerts_topic: {},
         settings.deadletter_topic: {},
+        # Ticks are only worth something for a moment.
+        settings.alerts_ticks_topic: {"retention.ms": str(3_600_000)},
         # Rules are a table: the newest value per rule id, deletes by tombstone.
         settings.rules_topic: {"cleanup.policy": "compact"},
     }

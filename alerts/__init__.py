@@ -1,0 +1,9 @@
+"""Alert delivery: from matches to email and Slack messages people read.
+
+Pure parts (no Kafka, Faust or network): `subscriptions` (the `subscribers:`
+and `realert:` schema and its checks), `policy` (routing, flood windows,
+digests, quiet hours), `render` (email and Slack content, escaping), `hits`
+(highlighting for previews).  Senders: `email`, `slack`, `console`, tied
+together by `delivery`, retried by `retry`.  The Faust stage is `stage`
+(`install(app, settings)`); `worker` runs it alone.  See docs/alerts.md.
+"""

@@ -1,0 +1,145 @@
+"""When and how a match becomes an alert: routing, flood control, digests.
+
+Pure: the state of one (rule, subscriber) pair is a `Mailbox`, a plain record
+the stage keeps in a Faust table; every function here takes the time as an
+argument, so the tests drive it with a fake clock.
+
+- A match goes out at once ("instant") unless the subscriber wants digests,
+  or it arrives in the subscriber's quiet hours and is not urgent enough to
+  break through; then it waits in the subscriber's next digest.
+- Instant alerts are capped per subscriber by the rule's `realert` window:
+  the first `max` in a window go out, the rest are held and sent as one
+  summary when the window closes.
+- A digest is due `every` minutes after it opened; a digest due in quiet
+  hours waits for them to end.  A quiet-hours digest of an instant
+  subscriber is due when quiet hours end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .subscriptions import Realert, Subscription
+
+Route = Literal["instant", "digest"]
+
+
+class Mailbox(BaseModel):
+    """What one subscriber of one rule has been sent and is owed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # Flood window of instant alerts.
+    window_start: float | None = None
+    window_sent: int = 0
+    # Matches held back by flood control in the current window.
+    held: int = 0
+    held_items: list[dict] = []
+    # The open digest: story ids waiting, and how many more beyond the cap.
+    digest_opened: float | None = None
+    digest_due: float | None = None
+    digest_ids: list[str] = []
+    digest_more: int = 0
+    digest_seq: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return not self.held and not self.digest_ids and not self.digest_more
+
+
+def moment(now: float) -> datetime:
+    return datetime.fromtimestamp(now, timezone.utc)
+
+
+def route(sub: Subscription, urgency: int | None, now: float) -> Route:
+    quiet = sub.quiet_hours is not None and sub.quiet_hours.contains(moment(now))
+    if quiet:
+        return "instant" if sub.breaks_through(urgency) else "digest"
+    return "digest" if sub.mode == "digest" else "instant"
+
+
+def admit(box: Mailbox, realert: Realert | None, now: float) -> bool:
+    """Count an instant alert against the flood window; False if it must be held."""
+    if realert is None:
+        return True
+    if box.window_start is None or now >= box.window_start + realert.seconds:
+        box.window_start = now
+        box.window_sent = 0
+    if box.window_sent < realert.max:
+        box.window_sent += 1
+        return True
+    return False
+
+
+def hold(box: Mailbox, item: dict, cap: int) -> None:
+    """Keep a held match for the summary (up to `cap` listed, all counted)."""
+    box.held += 1
+    if len(box.held_items) < cap:
+        box.held_items.append(item)
+
+
+def summary_due(box: Mailbox, realert: Realert | None, now: float) -> bool:
+    if not box.held:
+        return False
+    if realert is None or box.window_start is None:
+        return True  # flood control was switched off since: send what is held
+    return now >= box.window_start + realert.seconds
+
+
+def close_summary(box: Mailbox) -> None:
+    box.held = 0
+    box.held_items = []
+
+
+def buffer(box: Mailbox, sub: Subscription, story_id: str, now: float, cap: int) -> bool:
+    """Put a story in the subscriber's open digest; True if it is listed (not just counted)."""
+    if box.digest_opened is None:
+        box.digest_opened = now
+        if sub.mode == "digest":
+            box.digest_due = now + sub.digest_minutes * 60.0
+        else:
+            # An instant subscriber's digest holds only what quiet hours held back.
+            assert sub.quiet_hours is not None
+            box.digest_due = sub.quiet_hours.end_after(moment(now)).timestamp()
+    if story_id in box.digest_ids:
+        return True
+    if len(box.digest_ids) < cap:
+        box.digest_ids.append(story_id)
+        return True
+    box.digest_more += 1
+    return False
+
+
+def digest_due(box: Mailbox, sub: Subscription | None, now: float) -> bool:
+    """Whether the open digest should go out now; postpones it past quiet hours."""
+    if box.digest_opened is None or (not box.digest_ids and not box.digest_more):
+        return False
+    if box.digest_due is not None and now < box.digest_due:
+        return False
+    if sub is not None and sub.quiet_hours is not None and sub.quiet_hours.contains(moment(now)):
+        box.digest_due = sub.quiet_hours.end_after(moment(now)).timestamp()
+        return False
+    return True
+
+
+def close_digest(box: Mailbox) -> None:
+    box.digest_opened = None
+    box.digest_due = None
+    box.digest_ids = []
+    box.digest_more = 0
+    box.digest_seq += 1
+
+
+def forgotten(sent_at: float, now: float, memory_days: float) -> bool:
+    """Whether a remembered (rule, story) is old enough to drop."""
+    return now - sent_at > memory_days * 86400.0
+
+
+def alert_id(kind: str, *parts: object) -> str:
+    """A stable id for an alert: the same decision made twice gets the same id."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return f"{kind}-{digest}"

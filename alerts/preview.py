@@ -1,0 +1,97 @@
+"""What `wirewatch alerts preview` and `wirewatch alerts send` do.
+
+Preview renders, for one rule and one story file, the email and the Slack
+message that rule would produce; it needs no subscribers and no servers.
+Send delivers that same alert to each of the rule's subscribers, the way a
+user tries a new rule before trusting it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from wirewatch.errors import ConfigError, InputError, RuleError, WireWatchError
+from wirewatch.model import Alert, Match, Story
+from wirewatch.settings import Settings
+
+from . import render
+from .delivery import Dispatcher
+from .hits import guess_hits
+from .retry import retrying
+from .rulebook import RuleBook, read_rules
+from .subscriptions import RuleAlerting, Subscription, check_rule, parse
+
+
+def load_rule(rules_file: Path, rule_id: str) -> tuple[RuleAlerting, list[str]]:
+    """The rule's alerting settings and the problems in them.
+
+    With problems, the subscribers are left out (a preview still renders).
+    """
+    for found_id, raw in read_rules(rules_file):
+        if found_id == rule_id:
+            problems = check_rule(rule_id, raw)
+            if problems:
+                query = raw.get("query")
+                name = raw.get("name")
+                return RuleAlerting(rule_id, name if isinstance(name, str) else None, query if isinstance(query, str) else None, ()), problems
+            return parse(rule_id, raw), []
+    raise ConfigError(f"no rule {rule_id!r} in {rules_file}")
+
+
+def load_story(path: Path, story_id: str | None = None) -> Story:
+    """The first story of a story file, or the one with `story_id`."""
+    from producers.sources import read_stories
+
+    for story in read_stories([path], on_error=lambda exc: None):
+        if story_id is None or story.id == story_id:
+            return story
+    raise InputError(f"no story {story_id!r} in this file" if story_id else "no readable story in this file", str(path))
+
+
+def alert_for(rule: RuleAlerting, story: Story, sub: Subscription | None = None) -> Alert:
+    hits = guess_hits(rule.query, story) if rule.query else ()
+    match = render.compact(Match(rule_id=rule.rule_id, story=story, hits=hits))
+    return Alert(
+        alert_id=f"test-{uuid.uuid4().hex[:16]}",
+        rule_id=rule.rule_id,
+        rule_name=rule.name,
+        channel=sub.channel if sub else "preview",
+        target=sub.target_id if sub else "preview",
+        matches=(match,),
+    )
+
+
+def rendered(alert: Alert, settings: Settings) -> dict:
+    """`{"email": {"subject", "text", "html"}, "slack": <Block Kit payload>}`."""
+    content = render.email(alert, render.Templates(settings.templates_dir), settings.kibana_url_template)
+    return {
+        "email": {"subject": content.subject, "text": content.text, "html": content.html},
+        "slack": render.slack(alert, settings.kibana_url_template),
+    }
+
+
+@dataclass
+class Outcome:
+    subscription: Subscription
+    ok: bool
+    detail: str
+
+
+async def send(rule: RuleAlerting, story: Story, settings: Settings, timeout: float, console=None) -> list[Outcome]:
+    """Deliver the rule's alert for `story` to every subscriber, retrying transient failures until `timeout`."""
+    if not rule.subscribers:
+        raise RuleError(rule.rule_id, "has no subscribers to send to")
+    dispatcher = Dispatcher(settings, lambda: RuleBook({rule.rule_id: rule}), console)
+    outcomes = []
+    for sub in rule.subscribers:
+        alert = alert_for(rule, story, sub)
+        try:
+            attempts = await retrying(lambda alert=alert: dispatcher.deliver(alert), deadline=time.time() + timeout, settings=settings)
+        except WireWatchError as exc:
+            outcomes.append(Outcome(sub, False, str(exc)))
+        else:
+            outcomes.append(Outcome(sub, True, f"sent ({attempts} attempt{'s' if attempts > 1 else ''})"))
+    return outcomes

@@ -1,0 +1,132 @@
+"""The alerting settings of every rule, looked up by rule id.
+
+`RuleBook.from_file` reads a rules YAML (`rules:` list of mappings with
+`id`, `query`, `name`, `subscribers`, `realert`) on its own, so the alert
+stage and its commands work before the shared rules loader exists; the
+worker can build a RuleBook from any `(rule_id, mapping)` pairs instead
+(`RuleBook.from_rules`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from wirewatch.errors import ConfigError
+
+from .subscriptions import RuleAlerting, check_rule, parse
+
+log = logging.getLogger(__name__)
+
+
+class RuleBook:
+    def __init__(self, rules: Mapping[str, RuleAlerting] | None = None) -> None:
+        self.rules = dict(rules or {})
+        self._webhooks = {
+            sub.target_id: sub.target
+            for rule in self.rules.values()
+            for sub in rule.subscribers
+            if sub.channel == "slack_webhook"
+        }
+
+    def get(self, rule_id: str) -> RuleAlerting | None:
+        return self.rules.get(rule_id)
+
+    def webhook(self, target_id: str) -> str | None:
+        """The URL of a webhook subscription, by the id alerts name it with."""
+        return self._webhooks.get(target_id)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @classmethod
+    def from_rules(cls, rules: Iterable[tuple[str, Mapping[str, Any]]], strict: bool = True) -> "RuleBook":
+        """From (rule id, rule mapping) pairs; ConfigError listing every problem.
+
+        With `strict=False` a rule with problems is left out (and the
+        problems logged) instead: one bad rule published at run time must
+        not silence the others.
+        """
+        parsed: dict[str, RuleAlerting] = {}
+        problems: list[str] = []
+        for rule_id, raw in rules:
+            if rule_id in parsed:
+                problems.append(f"rule {rule_id!r}: two rules have this id")
+                continue
+            found = check_rule(rule_id, raw)
+            if found:
+                problems.extend(found)
+                continue
+            parsed[rule_id] = parse(rule_id, raw)
+        if problems:
+            if strict:
+                raise ConfigError("bad alerting settings:\n  " + "\n  ".join(problems))
+            for problem in problems:
+                log.error("alerts: rule left out: %s", problem)
+        return cls(parsed)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "RuleBook":
+        return cls.from_rules(read_rules(path))
+
+
+def read_rules(path: Path) -> list[tuple[str, dict]]:
+    """(id, mapping) of each rule in a rules YAML file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read rules file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"rules file {path} is not valid YAML: {exc}") from exc
+    rules = data.get("rules") if isinstance(data, dict) else data
+    if not isinstance(rules, list):
+        raise ConfigError(f"rules file {path}: expected a `rules:` list")
+    out = []
+    for number, raw in enumerate(rules, start=1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), (str, int)) or raw.get("id") == "":
+            raise ConfigError(f"rules file {path}: rule {number} needs an `id`")
+        out.append((str(raw["id"]), raw))
+    return out
+
+
+class RulesFile:
+    """A RuleBook that follows a rules file: re-read when the file changes.
+
+    A change with mistakes in it is logged and ignored; the last good rules
+    stay in force, so a typo never stops alerts.
+    """
+
+    def __init__(self, path: Path, check_every: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = Path(path)
+        self.check_every = check_every
+        self._clock = clock
+        self._stamp = self._stat()
+        self._book = RuleBook.from_file(self.path)
+        self._checked = clock()
+
+    def _stat(self) -> tuple[float, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def __call__(self) -> RuleBook:
+        now = self._clock()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._book = RuleBook.from_file(self.path)
+                    log.info("rules reloaded from %s: %d rules", self.path, len(self._book))
+                except ConfigError as exc:
+                    log.error("rules file changed but is not usable; keeping the previous rules: %s", exc)
+        return self._book

@@ -1,0 +1,510 @@
+"""The alert stage of a Faust worker: matches in, email and Slack out.
+
+`install(app, settings)` adds to a Faust app:
+
+- the *decide* agent on the matches topic (key = rule id).  For each match
+  it checks the sent-memory (once per rule and story), routes the match per
+  subscriber (instant / digest / quiet hours), applies the rule's flood
+  window, and writes `Alert` records to the alerts topic (key = alert id).
+- the *deliver* agent on the alerts topic.  It records each alert in a
+  durable outbox and starts its delivery in the background, so a failing
+  mail server delays only its own alerts, never other subscribers nor the
+  matching stage, and never holds up a Kafka rebalance.  Deliveries are
+  retried with backoff until the retry horizon; then, or at once for a
+  permanent refusal, the alert is parked on the dead-letter topic.
+- the *tick* agent on a small internal topic a timer feeds once every
+  `alerts_tick_seconds` per partition.  Ticks reach the worker that owns
+  the partition, in stream order, so digests and flood summaries are sent
+  and failed deliveries resumed by the owner of their state, even after a
+  restart or a rebalance.
+
+State lives in Faust tables backed by changelog topics, so it survives
+restarts: `alerts-handled` (rule+story already handled), `alerts-mailboxes`
+(flood window, held matches and open digest per rule+subscriber),
+`alerts-pending` (stories waiting in a digest), `alerts-outbox` (alerts
+not yet delivered), `alerts-delivered` (alert ids done) and
+`alerts-progress` (last offset processed per partition).
+
+Why nothing is lost or sent twice:
+
+- A match is marked handled only after what it caused (alerts on Kafka,
+  digest and flood state) is flushed to Kafka.  A crash before that means
+  the match is processed again, and makes the same alerts with the same ids.
+- Alert ids are derived from what they are about, and the deliver agent
+  skips ids it has delivered; the outbox survives restarts, and its entry
+  is removed only when the alert was sent or parked.
+- The one window left is between a server accepting a message and the
+  "delivered" record reaching Kafka (one flush); email carries a stable
+  Message-ID so a mail reader folds a copy sent in that window.
+- faust-streaming can skip messages when a worker starts with a backlog;
+  each agent records the last offset it processed and reads any skipped
+  range from Kafka itself (`alerts.gaps`).
+
+Everything keyed by rule lives on the rule's partition of the matches
+topic; everything keyed by alert id on its partition of the alerts topic.
+The ticks topic must have the same partition count as both (Faust then
+assigns the same partition numbers of all three to one worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from wirewatch.errors import ConfigError, PermanentError, WireWatchError
+from wirewatch.model import Alert, DeadLetter, Match
+from wirewatch.settings import Settings
+
+from . import policy, render
+from .delivery import Dispatcher
+from .gaps import GapGuard, Raw
+from .policy import Mailbox
+from .retry import retrying
+from .rulebook import RuleBook, RulesFile
+from .subscriptions import RuleAlerting, Subscription
+
+log = logging.getLogger("wirewatch.alerts")
+
+STAGE = "alerts"
+SEP = "\x1f"
+SWEEP_SECONDS = 600.0
+
+
+def install(
+    app: Any,
+    settings: Settings,
+    rules: Callable[[], RuleBook] | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    console: Any = None,
+) -> "AlertStage":
+    """Add the alert stage to a Faust app.
+
+    `rules` returns the current RuleBook (called per message, so it may
+    change at run time); by default the rules file of `settings.rules_file`
+    is read when the worker starts and re-read when it changes.
+    """
+    stage = AlertStage(app, settings, rules, clock=clock, console=console)
+    stage.install()
+    return stage
+
+
+def _stories(alert: Alert) -> str:
+    ids = [m.story.id for m in alert.matches]
+    shown = ",".join(ids[:5])
+    more = len(ids) - 5 + alert.suppressed if len(ids) > 5 else alert.suppressed
+    return shown + (f"+{more}" if more else "")
+
+
+def _raw(event) -> Raw:
+    msg = event.message
+    return Raw(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
+
+
+class AlertStage:
+    def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console) -> None:
+        self.app = app
+        self.settings = settings
+        self._rules_source = rules
+        self.clock = clock
+        self.dispatcher = Dispatcher(settings, self.rules, console)
+        self.stats: Counter[str] = Counter()
+        self._lock = asyncio.Lock()  # decisions and ticks change the same mailboxes
+        self._inflight: dict[bytes, asyncio.Task] = {}
+        self._sending: set[bytes] = set()
+        self._swept: dict[int, float] = {}
+        self._reported = 0.0
+        self._last_stats: Counter[str] = Counter()
+
+    # ------------------------------------------------------------ wiring
+
+    def rules(self) -> RuleBook:
+        assert self._rules_source is not None, "install() first"
+        return self._rules_source()
+
+    def install(self) -> None:
+        app, s = self.app, self.settings
+        if self._rules_source is None:
+            # Read now, so a broken rules file stops the worker at start
+            # instead of parking every match.
+            if s.rules_file is None:
+                raise ConfigError("the alert stage needs rules: set WIREWATCH_RULES_FILE")
+            self._rules_source = RulesFile(s.rules_file)
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.matches_topic = app.topic(s.matches_topic, **raw)
+        self.alerts_topic = app.topic(s.alerts_topic, **raw)
+        self.deadletter_topic = app.topic(s.deadletter_topic, **raw)
+        self.ticks_topic = app.topic(
+            s.alerts_ticks_topic, partitions=s.partitions, internal=True, retention=timedelta(hours=1), **raw
+        )
+
+        # Keys are bytes as they are (key_type=bytes makes Faust write and
+        # recover them raw, and the partitioner hash them like the alert
+        # keys); values are JSON documents.
+        def table(name: str, **extra):
+            return app.Table(name, partitions=s.partitions, key_type=bytes, **extra)
+
+        self.handled = table("alerts-handled")
+        self.mailboxes = table("alerts-mailboxes")
+        self.pending = table("alerts-pending")
+        # Written by background delivery tasks, outside any stream event:
+        # the partitioner puts each key on its alert's partition (same key bytes).
+        self.outbox = table("alerts-outbox", use_partitioner=True)
+        self.delivered = table("alerts-delivered", use_partitioner=True)
+        # Last offset each agent processed per partition: see alerts.gaps.
+        self.progress = table("alerts-progress")
+        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
+        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
+
+        app.agent(self.matches_topic, name="wirewatch.alerts.decide")(self._decide_agent)
+        app.agent(self.alerts_topic, name="wirewatch.alerts.deliver")(self._deliver_agent)
+        app.agent(self.ticks_topic, name="wirewatch.alerts.tick")(self._tick_agent)
+        app.timer(s.alerts_tick_seconds, name="wirewatch.alerts.ticker")(self._send_ticks)
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_before_shutdown.connect(self._on_shutdown)
+
+    # ------------------------------------------------------------ agents
+
+    async def _decide_agent(self, stream) -> None:
+        async for event in stream.events():
+            async with self._lock:
+                await self._guarded(self.decide_guard, _raw(event), self.decide)
+
+    async def _deliver_agent(self, stream) -> None:
+        async for event in stream.events():
+            await self._guarded(self.deliver_guard, _raw(event), self.accept)
+
+    async def _guarded(self, guard: GapGuard, raw: Raw, handle) -> None:
+        """Handle `raw`, after any messages before it that the stream skipped."""
+        try:
+            missed = await guard.missed_before(raw)
+        except Exception:
+            log.exception("alerts: could not read what %s[%d] skipped before %d", raw.topic, raw.partition, raw.offset)
+            missed = []
+        for message in (*missed, raw):
+            try:
+                await handle(message)
+            except Exception as exc:  # a worker never dies on one bad message
+                await self._park(message, exc)
+        guard.done(raw)
+
+    async def _tick_agent(self, stream) -> None:
+        async for event in stream.events():
+            stale = self.clock() - (event.message.timestamp or 0) > max(10.0, 3 * self.settings.alerts_tick_seconds)
+            if stale:
+                continue  # a backlog of old ticks: the fresh ones will do
+            partition = event.message.partition
+            try:
+                async with self._lock:
+                    await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self.decide)
+                    await self.flush_due(partition)
+                await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self.accept)
+                self.resume_deliveries(partition)
+                self._sweep(partition)
+                self._report()
+            except Exception:
+                log.exception("alerts: tick on partition %d failed", partition)
+
+    async def _catch_up(self, guard: GapGuard, topic: str, partition: int, handle) -> None:
+        """Handle messages at the end of a partition that the stream skipped (nothing came after them)."""
+        from faust.types import TP
+
+        idle = max(10.0, 5 * self.settings.alerts_tick_seconds)
+        end = self.app.consumer.highwater(TP(topic, partition))
+        missed = await guard.missed_at_tail(topic, partition, end, idle)
+        for message in missed:
+            try:
+                await handle(message)
+            except Exception as exc:
+                await self._park(message, exc)
+        if missed:
+            guard.done(missed[-1])
+
+    async def _send_ticks(self, app: Any) -> None:
+        try:
+            for tp in app.assignor.assigned_actives():
+                if tp.topic == self.settings.alerts_ticks_topic:
+                    await self.ticks_topic.send(key=None, value=b"", partition=tp.partition, force=True)
+        except Exception:  # an exception here would end the timer for good
+            log.exception("alerts: could not send ticks; trying again in %ss", self.settings.alerts_tick_seconds)
+
+    async def _on_assigned(self, app: Any, assigned, **kwargs) -> None:
+        # State keyed by rule lives on the rule's partition of the matches
+        # topic, and ticks reach the owner of a partition only if all three
+        # topics have as many partitions as the tables: otherwise stop.
+        s = self.settings
+        counts = {t: app.consumer.topic_partitions(t) for t in (s.matches_topic, s.alerts_topic, s.alerts_ticks_topic)}
+        wrong = {t: n for t, n in counts.items() if n is not None and n != s.partitions}
+        if wrong:
+            error = ConfigError(
+                f"the alert stage needs {s.partitions} partitions (WIREWATCH_PARTITIONS) in "
+                + ", ".join(f"{t} (has {n})" for t, n in wrong.items())
+            )
+            log.critical("alerts: %s", error)
+            await app.crash(error)
+
+    async def _on_revoked(self, app: Any, revoked, **kwargs) -> None:
+        # The new owner resumes waiting deliveries from the outbox; retrying
+        # them here as well could send twice.  A send in progress is left to
+        # finish: its thread cannot be stopped, and abandoning it unrecorded
+        # would send it again later.
+        if any(tp.topic == self.settings.alerts_topic for tp in revoked):
+            self._stop_waiting()
+
+    async def _on_shutdown(self, app: Any, **kwargs) -> None:
+        self._stop_waiting()
+        sending = [t for k, t in self._inflight.items() if k in self._sending]
+        if sending:
+            log.info("alerts: waiting for %d sends in progress", len(sending))
+            await asyncio.wait(sending, timeout=self.settings.smtp_timeout + self.settings.slack_timeout)
+        for guard in (self.decide_guard, self.deliver_guard):
+            await guard.close()
+
+    def _stop_waiting(self) -> None:
+        for key, task in list(self._inflight.items()):
+            if key not in self._sending:
+                task.cancel()
+
+    # ------------------------------------------------------------ decide
+
+    async def decide(self, msg: Raw) -> None:
+        match = Match.from_json(msg.value or b"", where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
+        self.stats["matches"] += 1
+        rule = self.rules().get(match.rule_id)
+        if rule is None:
+            self.stats["unknown_rule"] += 1
+            log.warning("alerts: match for rule %r, which is not in the rules; no alert", match.rule_id)
+            return
+        if not rule.subscribers:
+            return
+        story = match.story
+        handled_key = f"{rule.rule_id}{SEP}{story.id}".encode()
+        seen = self.handled.get(handled_key)
+        if seen is not None:
+            self.stats["duplicates"] += 1
+            log.info("alerts: rule=%s story=%s v%d already alerted (v%s); no alert", rule.rule_id, story.id, story.version, seen.get("v"))
+            return
+
+        now = self.clock()
+        cap = self.settings.alerts_digest_max_items
+        compacted = render.compact(match)
+        to_send: list[Alert] = []
+        for sub in rule.subscribers:
+            box_key = self._box_key(rule.rule_id, sub)
+            box = self._load_box(box_key)
+            if policy.route(sub, story.urgency, now) == "instant":
+                if policy.admit(box, rule.realert, now):
+                    to_send.append(
+                        self._alert("instant", rule, sub, (compacted,), 0, policy.alert_id("instant", rule.rule_id, sub.key, story.id), now)
+                    )
+                else:
+                    policy.hold(box, render.without_body(compacted).model_dump(mode="json"), cap)
+                    self.stats["held"] += 1
+            else:
+                if policy.buffer(box, sub, story.id, now, cap):
+                    self.pending[self._pending_key(box_key, story.id)] = compacted.model_dump(mode="json")
+                self.stats["buffered"] += 1
+            self.mailboxes[box_key] = {"p": msg.partition, "box": box.model_dump(mode="json")}
+        for alert in to_send:
+            await self._emit(alert)
+        # Only once all of the above is on Kafka may the match count as handled.
+        await self.app.producer.flush()
+        self.handled[handled_key] = {"v": story.version, "at": now, "p": msg.partition}
+
+    async def flush_due(self, partition: int) -> None:
+        """Send the digests and flood summaries that are due on this partition."""
+        book = self.rules()
+        now = self.clock()
+        for box_key, value in list(self.mailboxes.items()):
+            if value.get("p") != partition:
+                continue
+            rule_id, sub_key = box_key.decode().split(SEP, 1)
+            rule = book.get(rule_id)
+            sub = next((s for s in rule.subscribers if s.key == sub_key), None) if rule else None
+            box = Mailbox.model_validate(value["box"])
+            if rule is None or sub is None:
+                log.info("alerts: %s of rule %s is no longer subscribed; dropping what it was owed", sub_key, rule_id)
+                self._drop_box(box_key, box)
+                continue
+            before = box.model_copy(deep=True)
+            if policy.summary_due(box, rule.realert, now):
+                listed = tuple(Match.model_validate(m) for m in box.held_items)
+                alert_id = policy.alert_id("summary", rule_id, sub.key, box.window_start, box.held)
+                await self._emit(self._alert("summary", rule, sub, listed, box.held - len(listed), alert_id, now))
+                policy.close_summary(box)
+            if policy.digest_due(box, sub, now):
+                keys = [self._pending_key(box_key, sid) for sid in box.digest_ids]
+                listed = tuple(Match.model_validate(m) for m in (self.pending.get(k) for k in keys) if m is not None)
+                unlisted = box.digest_more + len(keys) - len(listed)
+                alert_id = policy.alert_id("digest", rule_id, sub.key, box.digest_opened, box.digest_seq, *box.digest_ids, box.digest_more)
+                await self._emit(self._alert("digest", rule, sub, listed, unlisted, alert_id, now))
+                for k in keys:
+                    self.pending.pop(k, None)
+                policy.close_digest(box)
+            window_over = rule.realert is None or box.window_start is None or now >= box.window_start + rule.realert.seconds
+            if box.idle and window_over:
+                del self.mailboxes[box_key]  # nothing owed and nothing to count: forget it
+            elif box != before:
+                self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
+
+    def _drop_box(self, box_key: bytes, box: Mailbox) -> None:
+        for sid in box.digest_ids:
+            self.pending.pop(self._pending_key(box_key, sid), None)
+        del self.mailboxes[box_key]
+
+    @staticmethod
+    def _box_key(rule_id: str, sub: Subscription) -> bytes:
+        return f"{rule_id}{SEP}{sub.key}".encode()
+
+    @staticmethod
+    def _pending_key(box_key: bytes, story_id: str) -> bytes:
+        return box_key + f"{SEP}{story_id}".encode()
+
+    def _load_box(self, key: bytes) -> Mailbox:
+        value = self.mailboxes.get(key)
+        return Mailbox.model_validate(value["box"]) if value else Mailbox()
+
+    def _alert(self, kind, rule: RuleAlerting, sub: Subscription, matches, unlisted: int, alert_id: str, now: float) -> Alert:
+        return Alert(
+            alert_id=alert_id,
+            rule_id=rule.rule_id,
+            rule_name=rule.name,
+            kind=kind,
+            channel=sub.channel,
+            target=sub.target_id,
+            matches=tuple(matches),
+            suppressed=unlisted,
+            created_at=policy.moment(now),
+        )
+
+    async def _emit(self, alert: Alert) -> None:
+        # force=True: sent now, not attached to the commit, and awaited until Kafka has it.
+        await (await self.alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json(), force=True))
+        self.stats[alert.kind] += 1
+        log.info("alerts: decided %s alert=%s rule=%s stories=%s channel=%s target=%s",
+                 alert.kind, alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target)
+
+    # ------------------------------------------------------------ deliver
+
+    async def accept(self, msg: Raw) -> None:
+        """Take an alert from the alerts topic into the outbox and start sending it."""
+        alert = Alert.from_json(msg.value or b"", where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
+        key = alert.alert_id.encode()
+        if key in self.delivered:
+            self.stats["redelivered"] += 1
+            log.info("alerts: alert=%s already delivered; not sending again", alert.alert_id)
+            return
+        entry = self.outbox.get(key)
+        if entry is None:
+            entry = {"alert": json.loads(msg.value), "p": msg.partition, "offset": msg.offset, "first": self.clock()}
+            self.outbox[key] = entry
+        self._start(key, entry)
+
+    def resume_deliveries(self, partition: int) -> None:
+        """Start deliveries in the outbox that are not running (after a restart or a rebalance)."""
+        for key, entry in list(self.outbox.items()):
+            if entry.get("p") == partition and key not in self._inflight:
+                self._start(key, entry)
+
+    def _start(self, key: bytes, entry: dict) -> None:
+        if key in self._inflight:
+            return
+        task = asyncio.ensure_future(self._deliver(key, entry))
+        self._inflight[key] = task
+        task.add_done_callback(lambda _t, key=key: self._inflight.pop(key, None))
+
+    async def _deliver(self, key: bytes, entry: dict) -> None:
+        alert = Alert.model_validate(entry["alert"])
+        if key in self.delivered:
+            # Recorded as delivered, but a crash kept the outbox entry.
+            self.outbox.pop(key, None)
+            return
+        deadline = entry["first"] + self.settings.retry_horizon_seconds
+        tries = {"n": 0}
+
+        def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
+            tries["n"] = attempt
+            self.stats["retries"] += 1
+            log.warning("alerts: retry alert=%s rule=%s stories=%s channel=%s target=%s attempt=%d in %.1fs: %s",
+                        alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target, attempt, wait, exc)
+
+        async def attempt() -> None:
+            async with self.dispatcher.limit(alert.channel):
+                # From here the send cannot be taken back (email goes out in a
+                # thread): a stop or a rebalance lets it finish and be recorded.
+                self._sending.add(key)
+                try:
+                    await self.dispatcher.send(alert)
+                finally:
+                    self._sending.discard(key)
+
+        try:
+            attempts = await retrying(attempt, deadline=deadline, settings=self.settings, on_retry=on_retry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc if isinstance(exc, WireWatchError) else PermanentError(f"{type(exc).__name__}: {exc}")
+            await self._dead(key, entry, alert, error, tries["n"] + 1)
+            return
+        self.delivered[key] = {"at": self.clock(), "outcome": "sent", "p": entry["p"]}
+        self.outbox.pop(key, None)
+        self.stats["sent"] += 1
+        log.info("alerts: sent alert=%s rule=%s kind=%s stories=%s channel=%s target=%s attempts=%d",
+                 alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, attempts)
+        # Make "delivered" durable at once: until it is, a crash would send again.
+        await self.app.producer.flush()
+
+    async def _dead(self, key: bytes, entry: dict, alert: Alert, error: WireWatchError, attempts: int) -> None:
+        reason = str(error)
+        if error.retriable:
+            reason = f"gave up after {attempts} attempts over {self.settings.retry_horizon_seconds:.0f}s: {reason}"
+        letter = DeadLetter.for_message(
+            stage=STAGE, error=error, payload=json.dumps(entry["alert"]).encode(), key=key,
+            topic=self.settings.alerts_topic, partition=entry.get("p"), offset=entry.get("offset"),
+        ).model_copy(update={"reason": reason})
+        await (await self.deadletter_topic.send(key=key, value=letter.to_json(), force=True))
+        self.delivered[key] = {"at": self.clock(), "outcome": "dead", "p": entry["p"]}
+        self.outbox.pop(key, None)
+        self.stats["dead"] += 1
+        log.error("alerts: FAILED alert=%s rule=%s kind=%s stories=%s channel=%s target=%s: %s (parked on %s)",
+                  alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, reason,
+                  self.settings.deadletter_topic)
+        await self.app.producer.flush()
+
+    # ------------------------------------------------------------ upkeep
+
+    async def _park(self, msg: Raw, exc: BaseException) -> None:
+        self.stats["parked"] += 1
+        log.error("alerts: parking %s[%d]@%d on %s: %s", msg.topic, msg.partition, msg.offset, self.settings.deadletter_topic, exc)
+        try:
+            letter = DeadLetter.for_message(stage=STAGE, error=exc, payload=msg.value, key=msg.key,
+                                            topic=msg.topic, partition=msg.partition, offset=msg.offset)
+            await (await self.deadletter_topic.send(key=msg.key, value=letter.to_json(), force=True))
+        except Exception:
+            log.exception("alerts: could not park %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+
+    def _report(self) -> None:
+        now = self.clock()
+        if now - self._reported < 60.0 or self.stats == self._last_stats:
+            return
+        self._reported, self._last_stats = now, Counter(self.stats)
+        log.info("alerts: counts %s", " ".join(f"{k}={v}" for k, v in sorted(self.stats.items())))
+
+    def _sweep(self, partition: int) -> None:
+        """Forget, now and then, what was sent longer ago than `alerts_memory_days`."""
+        now = self.clock()
+        if now - self._swept.get(partition, 0.0) < SWEEP_SECONDS:
+            return
+        self._swept[partition] = now
+        days = self.settings.alerts_memory_days
+        for table in (self.handled, self.delivered):
+            for key, value in list(table.items()):
+                if value.get("p") == partition and policy.forgotten(value.get("at", now), now, days):
+                    del table[key]

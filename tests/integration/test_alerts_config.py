@@ -1,0 +1,28 @@
+"""A worker whose topics do not match its partition count stops and says why."""
+
+import uuid
+
+import pytest
+from alerts_servers import wait_for
+from alerts_worker import BOOTSTRAP, AlertsWorker, kafka_or_skip
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_matches_topic_with_other_partitions_stops_the_worker(tmp_path):
+    kafka_or_skip()
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin.create_topics([NewTopic(f"{name}.matches", num_partitions=3, replication_factor=1)])
+    admin.close()
+    worker = AlertsWorker(tmp_path, [{"id": "r", "subscribers": [{"console": True}]}], name=name)
+    try:
+        proc = worker.launch()
+        wait_for(lambda: proc.poll() is not None, 120, 0.5, "the worker to stop")
+        assert proc.returncode != 0
+        assert f"needs 2 partitions (WIREWATCH_PARTITIONS) in {name}.matches (has 3)" in worker.log()
+    finally:
+        worker.close()

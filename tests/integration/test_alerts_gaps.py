@@ -1,0 +1,60 @@
+"""The gap guard reads from Kafka what a stream skipped (real broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from alerts_worker import BOOTSTRAP, kafka_or_skip
+
+from alerts.gaps import GapGuard, Raw
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def topic():
+    kafka_or_skip()
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    name = f"gaps-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
+    for i in range(10):
+        producer.send(name, key=b"k", value=f"m{i}".encode(), partition=1)
+    producer.flush()
+    producer.close()
+    return name
+
+
+def test_messages_between_the_last_processed_and_the_next_are_read(topic):
+    now = [1000.0]
+    table: dict = {}
+    guard = GapGuard(table, BOOTSTRAP, clock=lambda: now[0])
+
+    async def scenario():
+        try:
+            first = Raw(topic, 1, 2, b"k", b"m2")
+            assert await guard.missed_before(first) == []  # nothing known yet: nothing to fill
+            guard.done(first)
+            assert await guard.missed_before(Raw(topic, 1, 3, b"k", b"m3")) == []  # the next one: no gap
+            missed = await guard.missed_before(Raw(topic, 1, 7, b"k", b"m7"))
+            guard.done(Raw(topic, 1, 7, b"k", b"m7"))
+            guard.done(Raw(topic, 1, 5, b"k", b"m5"))  # progress never goes back
+            # The end of the partition: read only once progress has been idle long enough.
+            early = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
+            now[0] += 31
+            tail = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
+            return missed, early, tail
+        finally:
+            await guard.close()
+
+    missed, early, tail = asyncio.run(scenario())
+    assert [(m.offset, m.value) for m in missed] == [(3, b"m3"), (4, b"m4"), (5, b"m5"), (6, b"m6")]
+    assert early == []
+    assert [m.value for m in tail] == [b"m8", b"m9"]
+    assert table[f"{topic}\x1f1".encode()]["o"] == 7
