@@ -51,7 +51,7 @@ demo-alerts: setup  ## send a sample story's alert to the console and, as real e
 	@$(WW) alerts smtp-sink --port $(SMTP_PORT) --maildir $(MAILDIR) > .wirewatch/smtp-sink.log 2>&1 & echo $$! > .wirewatch/smtp-sink.pid
 	@for i in $$(seq 100); do grep -q "SMTP sink on" .wirewatch/smtp-sink.log && break; sleep 0.1; done; \
 	 grep -q "SMTP sink on" .wirewatch/smtp-sink.log || { cat .wirewatch/smtp-sink.log; kill $$(cat .wirewatch/smtp-sink.pid); exit 1; }
-	@WIREWATCH_SMTP_PORT=$(SMTP_PORT) $(WW) alerts send --rules examples/rules-with-alerts.yaml --rule xi-visit \
+	@WIREWATCH_SMTP_PORT=$(SMTP_PORT) $(WW) alerts send --rules examples/rules.yaml --rule xi-putin \
 	    ../shared/corpus/samples/xi-putin-moscow-visit.txt; status=$$?; \
 	 kill $$(cat .wirewatch/smtp-sink.pid); rm -f .wirewatch/smtp-sink.pid; \
 	 echo; cat .wirewatch/smtp-sink.log; \

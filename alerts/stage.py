@@ -53,7 +53,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -81,6 +81,7 @@ def install(
     settings: Settings,
     rules: Callable[[], RuleBook] | None = None,
     *,
+    ready: Callable[[], Awaitable[Any]] | None = None,
     clock: Callable[[], float] = time.time,
     console: Any = None,
 ) -> "AlertStage":
@@ -88,9 +89,11 @@ def install(
 
     `rules` returns the current RuleBook (called per message, so it may
     change at run time); by default the rules file of `settings.rules_file`
-    is read when the worker starts and re-read when it changes.
+    is read when the worker starts and re-read when it changes.  `ready` is
+    awaited before the first match is decided, so that no match meets a
+    rule book that is still loading.
     """
-    stage = AlertStage(app, settings, rules, clock=clock, console=console)
+    stage = AlertStage(app, settings, rules, clock=clock, console=console, ready=ready)
     stage.install()
     return stage
 
@@ -108,8 +111,9 @@ def _raw(event) -> Raw:
 
 
 class AlertStage:
-    def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console) -> None:
+    def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console, ready=None) -> None:
         self.app = app
+        self._ready = ready
         self.settings = settings
         self._rules_source = rules
         self.clock = clock
@@ -173,6 +177,8 @@ class AlertStage:
     # ------------------------------------------------------------ agents
 
     async def _decide_agent(self, stream) -> None:
+        if self._ready is not None:
+            await self._ready()
         async for event in stream.events():
             async with self._lock:
                 await self._guarded(self.decide_guard, _raw(event), self.decide)

@@ -97,14 +97,3 @@ def publish(settings: Settings, wanted: list[Rule], prune: bool = True) -> Chang
         producer.close()
     return change
 
-
-def apply_file(settings: Settings, path, prune: bool = True) -> Change:
-    """Validate a rules file and publish its difference; publish nothing if any rule is bad."""
-    from wirewatch.errors import ConfigError
-    from wirewatch.rules import load_rules
-
-    rules, problems = load_rules(path)
-    if problems:
-        lines = "\n".join(f"  {p}" for p in problems)
-        raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{lines}")
-    return publish(settings, rules, prune)

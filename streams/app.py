@@ -13,7 +13,6 @@ class Topics:
     stories: Any
     matched: Any
     matches: Any
-    alerts: Any
     deadletter: Any
 
 
@@ -49,6 +48,5 @@ def declare_topics(app, settings: Settings) -> Topics:
         stories=raw(settings.stories_topic),
         matched=raw(settings.matched_topic),
         matches=raw(settings.matches_topic),
-        alerts=raw(settings.alerts_topic),
         deadletter=raw(settings.deadletter_topic),
     )

@@ -31,6 +31,7 @@ class LiveRules:
         self.matcher = Matcher()
         self.rules: dict[str, Rule] = {}
         self.ready = asyncio.Event()
+        self.version = 0  # counts changes, so users of `rules` can cache what they derive
         self._on_problem = on_problem
 
     async def run(self) -> None:
@@ -76,6 +77,7 @@ class LiveRules:
     def _load(self, initial: dict[str, Rule]) -> None:
         self.matcher = Matcher.from_rules(initial.values()) if initial else Matcher()
         self.rules = dict(initial)
+        self.version += 1
         self.ready.set()
         log.info("loaded %d rules from %s", len(self.rules), self.topic)
 
@@ -88,6 +90,7 @@ class LiveRules:
                 (initial if initial is not None else self.rules).pop(rule_id, None)
                 if initial is None and rule_id in self.matcher:
                     self.matcher.remove(rule_id)
+                    self.version += 1
                     log.info("rule %s removed", rule_id)
                 return
             rule = Rule.from_json(message.value)
@@ -101,6 +104,7 @@ class LiveRules:
                 return
             self.matcher.add(rule.id, rule.query)
             self.rules[rule.id] = rule
+            self.version += 1
             log.info("rule %s updated: %s", rule.id, rule.query)
         except WireWatchError as exc:
             log.error("rules: skipped %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)

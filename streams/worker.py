@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from alerts.rulebook import RuleBook
+from alerts.stage import install as install_alerts
 from wirewatch import topics as topic_admin
 from wirewatch.settings import Settings
 
@@ -34,13 +36,29 @@ def build(settings: Settings):
     install_rules(app, rules)
     install_matching(app, topics, rules, dead)
     install_indexing(app, topics, settings, indexer)
+    alerts = install_alerts(app, settings, rules=rulebook_of(rules), ready=rules.ready.wait)
 
     @app.on_before_shutdown.connect
     async def _close_es(_app, **kwargs) -> None:
         await es.close()
 
-    app.wirewatch = {"rules": rules, "indexer": indexer, "dead": dead, "topics": topics}
+    app.wirewatch = {"rules": rules, "indexer": indexer, "dead": dead, "topics": topics, "alerts": alerts}
     return app
+
+
+def rulebook_of(rules: LiveRules):
+    """The alert stage's view of the live rules, rebuilt only when they change."""
+    cache: dict = {"version": None, "book": None}
+
+    def current() -> RuleBook:
+        if cache["version"] != rules.version:
+            # strict=False: a rule whose subscribers are wrong is left out
+            # (and logged), never silencing the others.
+            cache["book"] = RuleBook.from_rules(((r.id, r.to_dict()) for r in rules.rules.values()), strict=False)
+            cache["version"] = rules.version
+        return cache["book"]
+
+    return current
 
 
 def prepare(settings: Settings) -> None:

@@ -7,7 +7,7 @@ which are kept untouched in `Rule.extra` for the stages that use them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,12 +75,17 @@ def _text(value: Any, key: str, where: str | None, rule_id: str | None = None) -
     return text
 
 
-def load_rules(path: str | Path) -> tuple[list[Rule], list[RuleError]]:
+RuleCheck = Callable[[Rule], list[str]]
+
+
+def load_rules(path: str | Path, check: RuleCheck | None = None) -> tuple[list[Rule], list[RuleError]]:
     """The valid rules of a rules file, and every problem found in it.
 
     Problems: the file cannot be read or is not YAML (with the line), no
     `rules:` list, a rule without id or query, two rules with one id (both
-    are left out), and a query the spec rejects (with the column).
+    are left out), and a query the spec rejects (with the column).  `check`
+    adds the problems other stages find in a rule's other keys (the alert
+    stage's subscribers); a rule with any problem is left out.
     """
     import yaml
 
@@ -134,7 +139,10 @@ def load_rules(path: str | Path) -> tuple[list[Rule], list[RuleError]]:
         except QueryError as exc:
             problems.append(RuleError(rule.id, f"invalid query {rule.query!r}: {exc}", line))
             continue
-        if rule.id not in repeated:
+        found = check(rule) if check is not None else []
+        prefix = f"rule {rule.id!r}: "
+        problems.extend(RuleError(rule.id, p.removeprefix(prefix), line) for p in found)
+        if rule.id not in repeated and not found:
             rules.append(rule)
     problems.sort(key=lambda p: (p.line or 0))
     return rules, problems

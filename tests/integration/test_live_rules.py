@@ -4,7 +4,8 @@ import asyncio
 
 from kafka import KafkaProducer
 
-from producers.rules_topic import apply_file, read_live
+from producers.rules_topic import read_live
+from wirewatch.cli.rules_live import apply_rules_file as apply_file
 from streams.live_rules import LiveRules
 from support.processes import run
 

@@ -16,16 +16,26 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rules_app, name="rules")
 
 
+def load_checked(path: Path):
+    """A rules file's valid rules and its problems: queries and every stage's keys (subscribers)."""
+    from alerts.subscriptions import check_rule
+    from wirewatch.rules import load_rules
+
+    return load_rules(path, check=lambda rule: check_rule(rule.id, rule.to_dict()))
+
+
+def problems_text(path: Path, problems) -> str:
+    return "\n".join(f"{_where(path, p)}{p}" for p in problems)
+
+
 @rules_app.command("check")
 def check(path: Path = typer.Argument(..., dir_okay=False, help="Rules file to check.", show_default=False)) -> None:
-    """Check every rule of a rules file against the watch-query spec.
+    """Check every rule of a rules file: its query against the watch-query spec, and its subscribers.
 
     Exits 0 when every rule is valid; otherwise prints one line per problem (file:line,
     rule id, reason, and the column in the query) and exits 1.
     """
-    from wirewatch.rules import load_rules
-
-    rules, problems = load_rules(path)
+    rules, problems = load_checked(path)
     for problem in problems:
         out.print(f"{_where(path, problem)}{problem}", markup=False)
     if problems:

@@ -8,13 +8,24 @@ from pathlib import Path
 import typer
 
 from .common import console, friendly_errors, out, settings
-from .rules import rules_app
+from .rules import load_checked, problems_text, rules_app
 
 
 def register(app: typer.Typer) -> None:
     # These join the `rules` group that .rules defines and registers.
     rules_app.command("apply")(apply)
     rules_app.command("list")(list_)
+
+
+def apply_rules_file(s, path: Path, prune: bool = True):
+    """Validate a rules file and publish its difference; publish nothing if any rule is bad."""
+    from producers.rules_topic import publish
+    from wirewatch.errors import ConfigError
+
+    rules, problems = load_checked(path)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{problems_text(path, problems)}")
+    return publish(s, rules, prune)
 
 
 def apply(
@@ -27,19 +38,18 @@ def apply(
     Running workers pick the change up within seconds, without a restart. Nothing is
     published when any rule in the file is invalid.
     """
-    from producers.rules_topic import apply_file, diff, read_live
-    from wirewatch.rules import load_rules
+    from producers.rules_topic import diff, read_live
 
     s = settings()
     with friendly_errors():
         if dry_run:
-            rules, problems = load_rules(path)
-            for p in problems:
-                console.print(f"[red]problem[/] {p}", soft_wrap=True)
+            rules, problems = load_checked(path)
+            if problems:
+                console.print(problems_text(path, problems), markup=False, soft_wrap=True)
             live, _ = read_live(s)
             change = diff(live, rules, prune)
         else:
-            change = apply_file(s, path, prune)
+            change = apply_rules_file(s, path, prune)
     verb = "would be" if dry_run else "were"
     for label, ids, colour in (("added", change.added, "green"), ("changed", change.changed, "yellow"), ("removed", change.removed, "red")):
         for rule_id in ids:

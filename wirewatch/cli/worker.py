@@ -31,9 +31,9 @@ def worker(
     with friendly_errors():
         rules = rules or s.rules_file
         if rules is not None:
-            from producers.rules_topic import apply_file
+            from .rules_live import apply_rules_file
 
-            change = apply_file(s, rules)
+            change = apply_rules_file(s, rules)
             console.print(
                 f"rules from {rules}: {len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed"
             )
