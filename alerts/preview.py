@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wirewatch.errors import ConfigError, InputError, RuleError, WireWatchError
-from wirewatch.model import Alert, Match, Story
+from wirewatch.model import Alert, Hit, Match, Story
+from wirewatch.query import Matcher
 from wirewatch.settings import Settings
 
 from . import render
 from .delivery import Dispatcher
-from .hits import guess_hits
 from .retry import retrying
-from .rulebook import RuleBook, read_rules
+from .rulebook import RuleBook
 from .subscriptions import RuleAlerting, Subscription, check_rule, parse
 
 
@@ -30,15 +30,18 @@ def load_rule(rules_file: Path, rule_id: str) -> tuple[RuleAlerting, list[str]]:
 
     With problems, the subscribers are left out (a preview still renders).
     """
-    for found_id, raw in read_rules(rules_file):
-        if found_id == rule_id:
-            problems = check_rule(rule_id, raw)
-            if problems:
-                query = raw.get("query")
-                name = raw.get("name")
-                return RuleAlerting(rule_id, name if isinstance(name, str) else None, query if isinstance(query, str) else None, ()), problems
+    from wirewatch.rules import load_rules
+
+    rules, problems = load_rules(rules_file)
+    for rule in rules:
+        if rule.id == rule_id:
+            raw = rule.to_dict()
+            found = check_rule(rule_id, raw)
+            if found:
+                return RuleAlerting(rule_id, rule.name, rule.query, ()), found
             return parse(rule_id, raw), []
-    raise ConfigError(f"no rule {rule_id!r} in {rules_file}")
+    mine = [str(p) for p in problems if p.rule_id == rule_id]
+    raise ConfigError("; ".join(mine) if mine else f"no rule {rule_id!r} in {rules_file}")
 
 
 def load_story(path: Path, story_id: str | None = None) -> Story:
@@ -51,8 +54,17 @@ def load_story(path: Path, story_id: str | None = None) -> Story:
     raise InputError(f"no story {story_id!r} in this file" if story_id else "no readable story in this file", str(path))
 
 
+def hits_of(rule: RuleAlerting, story: Story) -> tuple[Hit, ...]:
+    """Where the rule's words are in the story, as the matcher finds them (none if it does not match)."""
+    if not rule.query:
+        return ()
+    matcher = Matcher()
+    matcher.add(rule.rule_id, rule.query)
+    return tuple(matcher.hits(story.title, story.body).get(rule.rule_id, ()))
+
+
 def alert_for(rule: RuleAlerting, story: Story, sub: Subscription | None = None) -> Alert:
-    hits = guess_hits(rule.query, story) if rule.query else ()
+    hits = hits_of(rule, story)
     match = render.compact(Match(rule_id=rule.rule_id, story=story, hits=hits))
     return Alert(
         alert_id=f"test-{uuid.uuid4().hex[:16]}",

@@ -19,28 +19,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from wirewatch.model import Alert, Hit, Match, Story
+from wirewatch.snippets import CONTEXT, LIMIT, Segment, Snippet, clean_spans, passages, segments, windows
 
-CONTEXT = 80  # characters of story around a matched passage
-SNIPPETS = 3  # most passages shown per story
 HEADLINE_CHARS = 200
-LONGEST_HIT = 200  # a "hit" longer than this is shown cut
 COMPACT_BODY = 8000  # bodies longer than this travel as excerpts only
 SLACK_ITEMS = 20  # stories listed in one Slack message
 SLACK_TEXT = 2900  # Slack allows 3000 characters in a section
-
-Segment = tuple[str, bool]  # (text, is a matched passage)
-
-
-@dataclass(frozen=True)
-class Snippet:
-    segments: tuple[Segment, ...]
-    lead: bool  # text was cut before it
-    trail: bool  # text was cut after it
-
-    @property
-    def plain(self) -> str:
-        return "".join(t for t, _ in self.segments)
-
 
 @dataclass(frozen=True)
 class ItemView:
@@ -84,91 +68,22 @@ class EmailContent:
 # ---------------------------------------------------------------- passages
 
 
-def _clean_spans(text: str, hits: tuple[Hit, ...], field_name: str) -> list[tuple[int, int]]:
-    """Valid spans of one field, sorted and merged; hits that do not fit the text are ignored."""
-    spans = sorted(
-        (h.start, min(h.end, h.start + LONGEST_HIT))
-        for h in hits
-        if h.field == field_name and 0 <= h.start < h.end <= len(text)
-    )
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def windows(text: str, spans: list[tuple[int, int]], context: int = CONTEXT, limit: int = SNIPPETS) -> list[tuple[int, int]]:
-    """Stretches of `text` around the spans, cut at word boundaries, merged, at most `limit`."""
-    longest = 2 * context + LONGEST_HIT
-    out: list[tuple[int, int]] = []
-    for start, end in spans:
-        a = max(0, start - context)
-        b = min(len(text), end + context)
-        if a > 0:
-            space = text.find(" ", a, start)
-            a = space + 1 if space != -1 else a
-        if b < len(text):
-            space = text.rfind(" ", end, b)
-            b = space if space != -1 else b
-        if out and a <= out[-1][1] + 1:
-            if b - out[-1][0] <= longest:
-                out[-1] = (out[-1][0], max(out[-1][1], b))
-                continue
-            # Hits close together all through a long text must not make
-            # one endless passage: start a new one where the last ended.
-            a = out[-1][1]
-            if b <= a:
-                continue
-        if len(out) == limit:
-            break
-        out.append((a, b))
-    return out
-
-
-def _segments(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> tuple[Segment, ...]:
-    out: list[Segment] = []
-    pos = a
-    for start, end in spans:
-        if end <= a or start >= b:
-            continue
-        start, end = max(start, a), min(end, b)
-        if start > pos:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
-        pos = end
-    if pos < b:
-        out.append((text[pos:b], False))
-    return _squeeze(out)
-
-
-def _squeeze(segments: list[Segment]) -> tuple[Segment, ...]:
-    """Collapse runs of white space (newlines included) so a passage reads as one line."""
-    out = [(re.sub(r"\s+", " ", t), hit) for t, hit in segments]
-    if out:
-        out[0] = (out[0][0].lstrip(), out[0][1])
-        out[-1] = (out[-1][0].rstrip(), out[-1][1])
-    return tuple((t, hit) for t, hit in out if t)
+def _spans(text: str, hits: tuple[Hit, ...], field_name: str) -> list[tuple[int, int]]:
+    """Clean spans of one field; hits that do not fit the text are ignored."""
+    return clean_spans(text, [(h.start, h.end) for h in hits if h.field == field_name])
 
 
 def snippets(story: Story, hits: tuple[Hit, ...]) -> tuple[Snippet, ...]:
     """Passages of the body around the matched words; the opening of the body if none matched there."""
     body = story.body
-    spans = _clean_spans(body, hits, "body")
+    spans = _spans(body, hits, "body")
     if not spans:
         if not body.strip():
             return ()
         a, b = windows(body, [(0, 0)], context=2 * CONTEXT)[0]
-        segs = _segments(body, a, b, [])
+        segs = segments(body, a, b, [])
         return (Snippet(segs, lead=False, trail=b < len(body)),) if segs else ()
-    out = []
-    for a, b in windows(body, spans):
-        segs = _segments(body, a, b, spans)
-        if segs:
-            out.append(Snippet(segs, lead=a > 0, trail=b < len(body)))
-    return tuple(out)
+    return passages(body, spans)
 
 
 def headline(story: Story, hits: tuple[Hit, ...]) -> tuple[Segment, ...]:
@@ -178,7 +93,7 @@ def headline(story: Story, hits: tuple[Hit, ...]) -> tuple[Segment, ...]:
         if end > HEADLINE_CHARS:
             space = title.rfind(" ", 0, HEADLINE_CHARS)
             end = space if space > HEADLINE_CHARS // 2 else HEADLINE_CHARS
-        segs = _segments(title, 0, end, _clean_spans(title, hits, "title"))
+        segs = segments(title, 0, end, _spans(title, hits, "title"))
         if end < len(title):
             segs = segs + (("…", False),)
         if segs:
@@ -197,8 +112,8 @@ def compact(match: Match) -> Match:
     body = story.body
     if len(body) <= COMPACT_BODY:
         return match
-    spans = _clean_spans(body, match.hits, "body")
-    cuts = windows(body, spans, context=2 * CONTEXT) if spans else [(0, 2 * CONTEXT * SNIPPETS)]
+    spans = _spans(body, match.hits, "body")
+    cuts = windows(body, spans, context=2 * CONTEXT) if spans else [(0, 2 * CONTEXT * LIMIT)]
     parts: list[str] = []
     new_hits = [h for h in match.hits if h.field != "body"]
     offset = 0

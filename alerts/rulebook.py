@@ -1,10 +1,8 @@
 """The alerting settings of every rule, looked up by rule id.
 
-`RuleBook.from_file` reads a rules YAML (`rules:` list of mappings with
-`id`, `query`, `name`, `subscribers`, `realert`) on its own, so the alert
-stage and its commands work before the shared rules loader exists; the
-worker can build a RuleBook from any `(rule_id, mapping)` pairs instead
-(`RuleBook.from_rules`).
+`RuleBook.from_file` reads a rules file (with `wirewatch.rules.load_rules`);
+the worker builds a RuleBook from the live rules instead
+(`RuleBook.from_rules` with `(rule_id, mapping)` pairs).
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from typing import Any
 
 from wirewatch.errors import ConfigError
 
-from .subscriptions import RuleAlerting, check_rule, parse
+from .subscriptions import RuleAlerting, check, check_rule, parse
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +73,13 @@ class RuleBook:
 
 
 def read_rules(path: Path) -> list[tuple[str, dict]]:
-    """(id, mapping) of each rule in a rules YAML file."""
-    import yaml
+    """(id, mapping) of each rule in a rules file; ConfigError listing every problem."""
+    from wirewatch.rules import load_rules
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read rules file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"rules file {path} is not valid YAML: {exc}") from exc
-    rules = data.get("rules") if isinstance(data, dict) else data
-    if not isinstance(rules, list):
-        raise ConfigError(f"rules file {path}: expected a `rules:` list")
-    out = []
-    for number, raw in enumerate(rules, start=1):
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), (str, int)) or raw.get("id") == "":
-            raise ConfigError(f"rules file {path}: rule {number} needs an `id`")
-        out.append((str(raw["id"]), raw))
-    return out
+    rules, problems = load_rules(path, check=check)
+    if problems:
+        raise ConfigError(f"rules file {path}:\n  " + "\n  ".join(str(p) for p in problems))
+    return [(rule.id, rule.to_dict()) for rule in rules]
 
 
 class RulesFile:

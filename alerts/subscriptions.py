@@ -190,6 +190,11 @@ def check_rule(rule_id: str, raw: Mapping[str, Any]) -> list[str]:
     return _parse(rule_id, raw)[1]
 
 
+def check(rule) -> list[str]:
+    """`check_rule` for a `wirewatch.rules.Rule`: the form `load_rules(path, check=...)` takes."""
+    return check_rule(rule.id, rule.to_dict())
+
+
 def parse(rule_id: str, raw: Mapping[str, Any]) -> RuleAlerting:
     """The rule's alerting settings; `RuleError` listing every problem if any."""
     alerting, problems = _parse(rule_id, raw)

@@ -26,14 +26,14 @@ def when(dt: datetime | None) -> str:
 
 def _marked(text: str, spans: list[tuple[int, int]], context: int = 70) -> Text:
     out = Text()
-    for i, p in enumerate(passages(text, spans, context=context, most=2)):
+    for i, p in enumerate(passages(text, spans, context=context, limit=2)):
         if i:
             out.append("  ")
-        if p.cut_before:
+        if p.lead:
             out.append("…", DIM)
-        for piece, marked in zip(p.pieces, p.marked):
+        for piece, marked in p.segments:
             out.append(piece, MARK if marked else None)
-        if p.cut_after:
+        if p.trail:
             out.append("…", DIM)
     return out
 

@@ -1,7 +1,8 @@
 """Pure: passages of a text around matched spans, with the matched words marked.
 
-Used wherever a person reads a match: the terminal (`tail`, `search`) and
-alerts.  Spans are character offsets into the original text.
+One implementation for every place a person reads a match: the terminal
+(`tail`, `search`) and alerts (email, Slack).  Spans are character offsets
+into the original text, as `Matcher.hits` gives them.
 """
 
 from __future__ import annotations
@@ -9,80 +10,100 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+CONTEXT = 80  # characters of text either side of a matched passage
+LIMIT = 3  # most passages of one text
+LONGEST_HIT = 200  # a span longer than this is shown cut
+
+Segment = tuple[str, bool]  # (text, is a matched passage)
 _SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class Passage:
-    """Pieces of text in order; `marked[i]` says whether `pieces[i]` matched."""
+class Snippet:
+    segments: tuple[Segment, ...]
+    lead: bool  # the text was cut before it
+    trail: bool  # the text was cut after it
 
-    pieces: tuple[str, ...]
-    marked: tuple[bool, ...]
-    cut_before: bool
-    cut_after: bool
+    @property
+    def plain(self) -> str:
+        return "".join(t for t, _ in self.segments)
 
-    def plain(self, left: str = "", right: str = "") -> str:
-        text = "".join(f"{left}{p}{right}" if m else p for p, m in zip(self.pieces, self.marked))
-        return ("…" if self.cut_before else "") + text + ("…" if self.cut_after else "")
+    def marked(self, left: str, right: str, ellipsis: str = "…") -> str:
+        """The passage as one line, matched words between `left` and `right`."""
+        body = "".join(f"{left}{t}{right}" if hit else t for t, hit in self.segments)
+        return (ellipsis if self.lead else "") + body + (ellipsis if self.trail else "")
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def clean_spans(text: str, spans) -> list[tuple[int, int]]:
+    """The spans that fit `text`, each cut to LONGEST_HIT, sorted and merged."""
+    fitting = sorted((s, min(e, s + LONGEST_HIT)) for s, e in spans if 0 <= s < e <= len(text))
+    merged: list[tuple[int, int]] = []
+    for start, end in fitting:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def windows(text: str, spans: list[tuple[int, int]], context: int = CONTEXT, limit: int = LIMIT) -> list[tuple[int, int]]:
+    """Stretches of `text` around clean spans, cut at word boundaries, merged, at most `limit`."""
+    longest = 2 * context + LONGEST_HIT
     out: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
+    for start, end in spans:
+        a = max(0, start - context)
+        b = min(len(text), end + context)
+        if a > 0:
+            space = text.find(" ", a, start)
+            a = space + 1 if space != -1 else a
+        if b < len(text):
+            space = text.rfind(" ", end, b)
+            b = space if space != -1 else b
+        if out and a <= out[-1][1] + 1:
+            if b - out[-1][0] <= longest:
+                out[-1] = (out[-1][0], max(out[-1][1], b))
+                continue
+            # Hits close together all through a long text must not make
+            # one endless passage: start a new one where the last ended.
+            a = out[-1][1]
+            if b <= a:
+                continue
+        if len(out) == limit:
+            break
+        out.append((a, b))
     return out
 
 
-def passages(text: str, spans: list[tuple[int, int]], context: int = 60, most: int = 3) -> list[Passage]:
-    """Up to `most` passages, each `context` characters either side of its spans.
+def segments(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> tuple[Segment, ...]:
+    """`text[a:b]` cut into plain and matched pieces, white space folded to single spaces."""
+    out: list[Segment] = []
+    pos = a
+    for start, end in spans:
+        if end <= a or start >= b:
+            continue
+        start, end = max(start, a), min(end, b)
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < b:
+        out.append((text[pos:b], False))
+    folded = [(_SPACE.sub(" ", t), hit) for t, hit in out]
+    if folded:
+        folded[0] = (folded[0][0].lstrip(), folded[0][1])
+        folded[-1] = (folded[-1][0].rstrip(), folded[-1][1])
+    return tuple((t, hit) for t, hit in folded if t)
 
-    Spans close enough to share context share a passage.  Cuts fall on
-    white space where possible, so no word is shown half.
-    """
-    spans = [(max(0, s), min(len(text), e)) for s, e in spans if e > s and s < len(text)]
-    if not spans:
-        return []
-    groups: list[list[tuple[int, int]]] = []
-    for span in _merge(spans):
-        if groups and span[0] - groups[-1][-1][1] <= 2 * context:
-            groups[-1].append(span)
-        else:
-            groups.append([span])
+
+def passages(text: str, spans, context: int = CONTEXT, limit: int = LIMIT) -> tuple[Snippet, ...]:
+    """Up to `limit` passages of `text` around `spans` (any order, overlaps allowed)."""
+    clean = clean_spans(text, spans)
     out = []
-    for group in groups[:most]:
-        start = _cut_left(text, group[0][0] - context)
-        end = _cut_right(text, group[-1][1] + context)
-        pieces, marked, pos = [], [], start
-        for s, e in group:
-            if s > pos:
-                pieces.append(text[pos:s])
-                marked.append(False)
-            pieces.append(text[s:e])
-            marked.append(True)
-            pos = e
-        if end > pos:
-            pieces.append(text[pos:end])
-            marked.append(False)
-        pieces = [_SPACE.sub(" ", p) for p in pieces]
-        out.append(Passage(tuple(pieces), tuple(marked), start > 0, end < len(text)))
-    return out
-
-
-def _cut_left(text: str, pos: int) -> int:
-    if pos <= 0:
-        return 0
-    space = text.find(" ", pos)
-    return space + 1 if 0 <= space < pos + 20 else pos
-
-
-def _cut_right(text: str, pos: int) -> int:
-    if pos >= len(text):
-        return len(text)
-    space = text.rfind(" ", pos - 20, pos)
-    return space if space > 0 else pos
+    for a, b in windows(text, clean, context, limit):
+        segs = segments(text, a, b, clean)
+        if segs:
+            out.append(Snippet(segs, lead=a > 0, trail=b < len(text)))
+    return tuple(out)
 
 
 def lead(text: str, width: int = 160) -> str:

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from wirewatch import snippets
 from alerts import render
 from alerts.render import Templates
 from wirewatch.model import Alert, Hit, Match, Story
@@ -60,7 +61,7 @@ def test_passages_are_cut_around_hits_and_highlight_them():
     snip = snips[0]
     assert snip.lead and snip.trail
     assert [t for t, hit in snip.segments if hit] == ["OPEC", "cut"]
-    assert len(snip.plain) < 2 * render.CONTEXT + 40
+    assert len(snip.plain) < 2 * snippets.CONTEXT + 40
     assert not snip.plain.startswith("iller")  # cut at a word boundary
 
 
@@ -69,7 +70,7 @@ def test_far_apart_hits_give_separate_passages_at_most_three():
     story = Story(id="s", source="r", body=body)
     hits = tuple(Hit(field="body", start=body.index(f"word{i} "), end=body.index(f"word{i} ") + len(f"word{i}")) for i in (100, 500, 900, 1300))
     snips = render.snippets(story, hits)
-    assert len(snips) == render.SNIPPETS
+    assert len(snips) == snippets.LIMIT
     assert [[t for t, h in s.segments if h] for s in snips] == [["word100"], ["word500"], ["word900"]]
 
 

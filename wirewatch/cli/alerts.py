@@ -39,7 +39,7 @@ def preview(
 ) -> None:
     """Print the email (text and HTML) and the Slack message this story would produce for the rule.
 
-    Needs no subscribers and no servers.  Matched words are found from the rule's query.
+    Needs no subscribers and no servers.  Matched words are highlighted where the matcher finds them.
 
     Example:
 
@@ -52,7 +52,10 @@ def preview(
         alerting, problems = pv.load_rule(rules, rule)
         for problem in problems:
             console.print(f"[yellow]warning:[/] {problem}")
-        result = pv.rendered(pv.alert_for(alerting, pv.load_story(story_file, story_id)), s)
+        alert = pv.alert_for(alerting, pv.load_story(story_file, story_id))
+        if not alert.matches[0].hits:
+            console.print(f"[yellow]warning:[/] the story does not match rule {rule!r}; this is what it would get if it did")
+        result = pv.rendered(alert, s)
     if as_json:
         out.print_json(json.dumps(result))
         return

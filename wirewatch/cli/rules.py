@@ -18,10 +18,10 @@ def register(app: typer.Typer) -> None:
 
 def load_checked(path: Path):
     """A rules file's valid rules and its problems: queries and every stage's keys (subscribers)."""
-    from alerts.subscriptions import check_rule
+    from alerts.subscriptions import check
     from wirewatch.rules import load_rules
 
-    return load_rules(path, check=lambda rule: check_rule(rule.id, rule.to_dict()))
+    return load_rules(path, check=check)
 
 
 def problems_text(path: Path, problems) -> str:
