@@ -38,7 +38,7 @@ Why nothing is lost or sent twice:
   Message-ID so a mail reader folds a copy sent in that window.
 - faust-streaming can skip messages when a worker starts with a backlog;
   each agent records the last offset it processed and reads any skipped
-  range from Kafka itself (`alerts.gaps`).
+  range from Kafka itself (`streams.progress`).
 
 Everything keyed by rule lives on the rule's partition of the matches
 topic; everything keyed by alert id on its partition of the alerts topic.
@@ -57,13 +57,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from streams.deadletter import DeadLetters
+from streams.progress import GapGuard, Raw
 from wirewatch.errors import ConfigError, PermanentError, WireWatchError
 from wirewatch.model import Alert, DeadLetter, Match
 from wirewatch.settings import Settings
 
 from . import policy, render
 from .delivery import Dispatcher
-from .gaps import GapGuard, Raw
 from .policy import Mailbox
 from .retry import retrying
 from .rulebook import RuleBook, RulesFile
@@ -105,11 +106,6 @@ def _stories(alert: Alert) -> str:
     return shown + (f"+{more}" if more else "")
 
 
-def _raw(event) -> Raw:
-    msg = event.message
-    return Raw(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
-
-
 class AlertStage:
     def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console, ready=None) -> None:
         self.app = app
@@ -143,7 +139,7 @@ class AlertStage:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.matches_topic = app.topic(s.matches_topic, **raw)
         self.alerts_topic = app.topic(s.alerts_topic, **raw)
-        self.deadletter_topic = app.topic(s.deadletter_topic, **raw)
+        self.dead = DeadLetters(app.topic(s.deadletter_topic, **raw))
         self.ticks_topic = app.topic(
             s.alerts_ticks_topic, partitions=s.partitions, internal=True, retention=timedelta(hours=1), **raw
         )
@@ -161,10 +157,10 @@ class AlertStage:
         # the partitioner puts each key on its alert's partition (same key bytes).
         self.outbox = table("alerts-outbox", use_partitioner=True)
         self.delivered = table("alerts-delivered", use_partitioner=True)
-        # Last offset each agent processed per partition: see alerts.gaps.
+        # Last offset each agent processed per partition: see streams.progress.
         self.progress = table("alerts-progress")
-        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
-        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock)
+        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
+        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
 
         app.agent(self.matches_topic, name="wirewatch.alerts.decide")(self._decide_agent)
         app.agent(self.alerts_topic, name="wirewatch.alerts.deliver")(self._deliver_agent)
@@ -181,11 +177,11 @@ class AlertStage:
             await self._ready()
         async for event in stream.events():
             async with self._lock:
-                await self._guarded(self.decide_guard, _raw(event), self.decide)
+                await self._guarded(self.decide_guard, Raw.of(event), self.decide)
 
     async def _deliver_agent(self, stream) -> None:
         async for event in stream.events():
-            await self._guarded(self.deliver_guard, _raw(event), self.accept)
+            await self._guarded(self.deliver_guard, Raw.of(event), self.accept)
 
     async def _guarded(self, guard: GapGuard, raw: Raw, handle) -> None:
         """Handle `raw`, after any messages before it that the stream skipped."""
@@ -475,7 +471,7 @@ class AlertStage:
             stage=STAGE, error=error, payload=json.dumps(entry["alert"]).encode(), key=key,
             topic=self.settings.alerts_topic, partition=entry.get("p"), offset=entry.get("offset"),
         ).model_copy(update={"reason": reason})
-        await (await self.deadletter_topic.send(key=key, value=letter.to_json(), force=True))
+        await self.dead.send(letter)
         self.delivered[key] = {"at": self.clock(), "outcome": "dead", "p": entry["p"]}
         self.outbox.pop(key, None)
         self.stats["dead"] += 1
@@ -488,13 +484,10 @@ class AlertStage:
 
     async def _park(self, msg: Raw, exc: BaseException) -> None:
         self.stats["parked"] += 1
-        log.error("alerts: parking %s[%d]@%d on %s: %s", msg.topic, msg.partition, msg.offset, self.settings.deadletter_topic, exc)
         try:
-            letter = DeadLetter.for_message(stage=STAGE, error=exc, payload=msg.value, key=msg.key,
-                                            topic=msg.topic, partition=msg.partition, offset=msg.offset)
-            await (await self.deadletter_topic.send(key=msg.key, value=letter.to_json(), force=True))
+            await self.dead.park(STAGE, exc, msg)
         except Exception:
-            log.exception("alerts: could not park %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            log.exception("alerts: could not park %s on %s", msg.where(), self.settings.deadletter_topic)
 
     def _report(self) -> None:
         now = self.clock()

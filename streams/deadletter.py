@@ -26,7 +26,6 @@ class DeadLetters:
 
     async def park(self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None) -> None:
         """Send one DeadLetter for `message` (a Faust or aiokafka message) or a bare payload."""
-        self.count += 1
         if message is not None:
             raw = message.value if isinstance(message.value, (bytes, type(None))) else str(message.value).encode()
             record = DeadLetter.for_message(
@@ -38,9 +37,16 @@ class DeadLetters:
                 partition=message.partition,
                 offset=message.offset,
             )
-            log.error("%s: parked %s on %s: %s", stage, where(message), self.topic.get_topic_name(), record.reason)
         else:
             record = DeadLetter.for_message(stage=stage, error=error, payload=payload)
-            log.error("%s: parked a message on %s: %s", stage, self.topic.get_topic_name(), record.reason)
+        await self.send(record)
+
+    async def send(self, record: DeadLetter) -> None:
+        """Park a DeadLetter made elsewhere; it is on Kafka when this returns."""
+        self.count += 1
+        origin = f"{record.topic}[{record.partition}]@{record.offset}" if record.topic else "a message"
+        log.error("%s: parked %s on %s: %s", record.stage, origin, self.topic.get_topic_name(), record.reason)
         key = record.key.encode() if record.key else None
-        await self.topic.send(key=key, value=record.to_json())
+        # force: sent now and awaited, not held for the next commit, so a
+        # parked message is safe even if the worker dies right after.
+        await (await self.topic.send(key=key, value=record.to_json(), force=True))

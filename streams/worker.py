@@ -13,10 +13,11 @@ from wirewatch import topics as topic_admin
 from wirewatch.settings import Settings
 
 from . import elastic
-from .agents import Indexer, install_indexing, install_matching, install_rules
+from .agents import Indexer, Matcher, install_indexing, install_matching, install_rules, install_tail_check
 from .app import create_app, declare_topics
 from .deadletter import DeadLetters
 from .live_rules import LiveRules
+from .progress import GapGuard, create_table
 
 log = logging.getLogger("wirewatch.worker")
 
@@ -32,17 +33,22 @@ def build(settings: Settings):
 
     rules = LiveRules(settings, on_problem=rule_problem)
     es = elastic.async_client(settings)
-    indexer = Indexer(settings, es, dead)
+    progress = create_table(app, "wirewatch-progress", settings.partitions)
+    matcher = Matcher(topics, rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"))
+    indexer = Indexer(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
     install_rules(app, rules)
-    install_matching(app, topics, rules, dead)
+    install_matching(app, topics, matcher)
     install_indexing(app, topics, settings, indexer)
+    install_tail_check(app, {settings.stories_topic: matcher, settings.matched_topic: indexer})
     alerts = install_alerts(app, settings, rules=rulebook_of(rules), ready=rules.ready.wait)
 
     @app.on_before_shutdown.connect
-    async def _close_es(_app, **kwargs) -> None:
+    async def _close(_app, **kwargs) -> None:
         await es.close()
+        await matcher.guard.close()
+        await indexer.guard.close()
 
-    app.wirewatch = {"rules": rules, "indexer": indexer, "dead": dead, "topics": topics, "alerts": alerts}
+    app.wirewatch = {"rules": rules, "matcher": matcher, "indexer": indexer, "dead": dead, "topics": topics, "alerts": alerts}
     return app
 
 

@@ -38,6 +38,8 @@ class AlertsWorker:
         name = name or f"t{uuid.uuid4().hex[:10]}"
         self.tmp = tmp
         self.rules_file = tmp / "rules.yaml"
+        # The stage decides on matches these tests send it; the query only has to be valid.
+        rules = [{"query": "wirewatch", **rule} for rule in rules]
         self.rules_file.write_text(yaml.safe_dump({"rules": rules}))
         self.env = {
             **os.environ,

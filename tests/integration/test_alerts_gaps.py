@@ -8,7 +8,7 @@ import uuid
 import pytest
 from alerts_worker import BOOTSTRAP, kafka_or_skip
 
-from alerts.gaps import GapGuard, Raw
+from streams.progress import GapGuard, Raw
 
 pytestmark = pytest.mark.integration
 

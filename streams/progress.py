@@ -1,0 +1,169 @@
+"""Notice messages a stream never delivered, and read them from Kafka.
+
+faust-streaming 0.15 can commit an offset past a message no agent processed
+around rebalances and recovery (upstream issues #596 and #606: a message
+cleared from an agent's queue, then a commit that steps over a gap of one
+at the head of the acknowledged offsets).  At-least-once is the promise
+WireWatch makes, so each agent keeps its own durable record of the last
+offset it processed per partition, in a changelog-backed table, and checks
+every message against it: a message further on than the next expected
+offset means a gap, and the missing range is read straight from Kafka and
+processed first.  Every stage's processing is idempotent, so reading too
+much is harmless; reading too little is what this prevents.  A gap at the
+end of a partition (nothing arrives after it) is found by `missed_at_tail`,
+which the stages call on a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("wirewatch.progress")
+
+SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class Raw:
+    """One Kafka message, wherever it was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None = None
+
+    @classmethod
+    def of(cls, event: Any) -> "Raw":
+        """The message of a Faust event."""
+        msg = event.message
+        return cls(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
+
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+def key_of(topic: str, partition: int) -> bytes:
+    return f"{topic}{SEP}{partition}".encode()
+
+
+def create_table(app: Any, name: str, partitions: int):
+    """A changelog-backed table whose entry for `topic[p]` lives in changelog partition p.
+
+    Faust puts a table write in the partition of the event being processed;
+    a batch or a timer has no single event, so the partition is taken from
+    the key instead.  Either way partition p's progress is recovered by the
+    worker that is assigned partition p.
+    """
+    import faust
+
+    class ProgressTable(faust.Table):
+        def partition_for_key(self, key: Any) -> int:
+            return int(bytes(key).rsplit(SEP.encode(), 1)[1])
+
+    return app.tables.add(ProgressTable(app=app, name=name, partitions=partitions, key_type=bytes, value_type=None))
+
+
+class GapGuard:
+    """Per-partition progress of one agent, in a changelog-backed table."""
+
+    def __init__(self, table: Any, bootstrap: str, clock=time.time, stage: str = "") -> None:
+        self.table = table
+        self.bootstrap = bootstrap
+        self.clock = clock
+        self.stage = stage
+        self._reader = None
+
+    def last(self, topic: str, partition: int) -> dict | None:
+        return self.table.get(key_of(topic, partition))
+
+    async def missed_before(self, raw: Raw) -> list[Raw]:
+        """Messages of raw's partition after the last one processed and before `raw`."""
+        return (await self.fill([raw]))[:-1]
+
+    async def missed_at_tail(self, topic: str, partition: int, end: int | None, idle_seconds: float) -> list[Raw]:
+        """Messages before `end` (the log end offset) not processed after `idle_seconds` of no progress."""
+        seen = self.last(topic, partition)
+        if seen is None or end is None or end <= seen["o"] + 1:
+            return []
+        if self.clock() - seen.get("t", 0.0) < idle_seconds:
+            return []
+        return await self._read(topic, partition, seen["o"] + 1, end)
+
+    async def fill(self, raws: list[Raw]) -> list[Raw]:
+        """`raws` (in stream order) with every message the stream skipped put back before them."""
+        expected: dict[tuple[str, int], int] = {}
+        out: list[Raw] = []
+        for raw in raws:
+            tp = (raw.topic, raw.partition)
+            if tp not in expected:
+                seen = self.last(raw.topic, raw.partition)
+                expected[tp] = raw.offset if seen is None else seen["o"] + 1
+            if raw.offset > expected[tp]:
+                out.extend(await self._read(raw.topic, raw.partition, expected[tp], raw.offset))
+            out.append(raw)
+            expected[tp] = max(expected[tp], raw.offset + 1)
+        return out
+
+    def done_all(self, raws: list[Raw]) -> None:
+        """Record the last of `raws` in each partition as processed."""
+        last: dict[tuple[str, int], Raw] = {}
+        for raw in raws:
+            tp = (raw.topic, raw.partition)
+            if tp not in last or raw.offset > last[tp].offset:
+                last[tp] = raw
+        for raw in last.values():
+            self.done(raw)
+
+    def done(self, raw: Raw) -> None:
+        """Record `raw` as processed."""
+        seen = self.last(raw.topic, raw.partition)
+        if seen is None or raw.offset > seen["o"]:
+            self.table[key_of(raw.topic, raw.partition)] = {"o": raw.offset, "t": self.clock()}
+
+    async def _read(self, topic: str, partition: int, start: int, end: int, timeout: float = 30.0) -> list[Raw]:
+        from aiokafka import TopicPartition
+
+        reader = await self._consumer()
+        tp = TopicPartition(topic, partition)
+        reader.assign([tp])
+        reader.seek(tp, start)
+        found: list[Raw] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await reader.getmany(tp, timeout_ms=500)
+            records = batch.get(tp, [])
+            for r in records:
+                if r.offset >= end:
+                    break
+                found.append(Raw(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp / 1000.0))
+            if (records and records[-1].offset >= end - 1) or await reader.position(tp) >= end:
+                break
+        if found:
+            log.warning(
+                "%s: %d message(s) of %s[%d] at offsets %d..%d never reached the stream; processing them now",
+                self.stage or "stream", len(found), topic, partition, found[0].offset, found[-1].offset,
+            )
+        return found
+
+    async def _consumer(self):
+        if self._reader is None:
+            from aiokafka import AIOKafkaConsumer
+
+            self._reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap.split(","),
+                group_id=None,
+                enable_auto_commit=False,
+                client_id=f"wirewatch-gaps-{self.stage or 'stream'}",
+            )
+            await self._reader.start()
+        return self._reader
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.stop()
+            self._reader = None
