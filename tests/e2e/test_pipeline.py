@@ -9,14 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from kafka import TopicPartition
-
 from producers.kafka_sink import StorySink
 from producers.sources import read_stories
 from streams import elastic
+from support.kafka import topic_records
 from support.poll import wait_for
 from support.processes import Worker, run
-from wirewatch import kafka_clients
 from wirewatch.query import Matcher
 from wirewatch.rules import load_rules
 
@@ -35,22 +33,6 @@ def all_docs(es, index: str) -> dict[str, dict]:
     from elasticsearch.helpers import scan
 
     return {h["_id"]: h["_source"] for h in scan(es, index=index, query={"query": {"match_all": {}}}, _source=["rules", "version"])}
-
-
-def topic_records(settings, topic: str):
-    consumer = kafka_clients.consumer(settings, "test-reader")
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 from alerts_servers import wait_for
 
@@ -20,22 +19,10 @@ from wirewatch.model import Match
 from wirewatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP = os.environ.get("WIREWATCH_TEST_KAFKA", "127.0.0.1:9092")
-
-
-def kafka_or_skip() -> None:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    try:
-        KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=5000).close()
-    except KafkaError as exc:
-        pytest.skip(f"no Kafka broker at {BOOTSTRAP}: {exc}")
-
-
 class AlertsWorker:
-    def __init__(self, tmp: Path, rules: list[dict], name: str | None = None, **settings) -> None:
+    def __init__(self, tmp: Path, rules: list[dict], bootstrap: str, name: str | None = None, **settings) -> None:
         name = name or f"t{uuid.uuid4().hex[:10]}"
+        self.bootstrap = bootstrap
         self.tmp = tmp
         self.rules_file = tmp / "rules.yaml"
         # The stage decides on matches these tests send it; the query only has to be valid.
@@ -43,7 +30,7 @@ class AlertsWorker:
         self.rules_file.write_text(yaml.safe_dump({"rules": rules}))
         self.env = {
             **os.environ,
-            "WIREWATCH_KAFKA_BOOTSTRAP": BOOTSTRAP,
+            "WIREWATCH_KAFKA_BOOTSTRAP": bootstrap,
             "WIREWATCH_TOPIC_PREFIX": name,
             "WIREWATCH_APP_ID": name,
             "WIREWATCH_RULES_FILE": str(self.rules_file),
@@ -57,7 +44,7 @@ class AlertsWorker:
             **{f"WIREWATCH_{k.upper()}": str(v) for k, v in settings.items()},
         }
         self.settings = Settings(
-            kafka_bootstrap=BOOTSTRAP, topic_prefix=name, app_id=name, partitions=2,
+            kafka_bootstrap=bootstrap, topic_prefix=name, app_id=name, partitions=2,
         )
         topics.ensure(self.settings)
         self.proc: subprocess.Popen | None = None
@@ -106,7 +93,7 @@ class AlertsWorker:
         if self._producer is None:
             from kafka import KafkaProducer
 
-            self._producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=5)
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
         return self._producer
 
     def send_matches(self, matches: list[Match]) -> None:
@@ -122,7 +109,7 @@ class AlertsWorker:
         """Every message now on `topic`, as JSON."""
         from kafka import KafkaConsumer
 
-        consumer = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
+        consumer = KafkaConsumer(topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
                                  enable_auto_commit=False, group_id=None, consumer_timeout_ms=int(timeout * 1000))
         try:
             return [json.loads(m.value) for m in consumer]

@@ -4,21 +4,20 @@ import uuid
 
 import pytest
 from alerts_servers import wait_for
-from alerts_worker import BOOTSTRAP, AlertsWorker, kafka_or_skip
+from alerts_worker import AlertsWorker
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_matches_topic_with_other_partitions_stops_the_worker(tmp_path):
-    kafka_or_skip()
+def test_a_matches_topic_with_other_partitions_stops_the_worker(tmp_path, kafka_bootstrap):
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     name = f"t{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(f"{name}.matches", num_partitions=3, replication_factor=1)])
     admin.close()
-    worker = AlertsWorker(tmp_path, [{"id": "r", "subscribers": [{"console": True}]}], name=name)
+    worker = AlertsWorker(tmp_path, [{"id": "r", "subscribers": [{"console": True}]}], kafka_bootstrap, name=name)
     try:
         proc = worker.launch()
         wait_for(lambda: proc.poll() is not None, 120, 0.5, "the worker to stop")

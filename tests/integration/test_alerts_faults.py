@@ -7,7 +7,7 @@ import signal
 from collections import Counter
 
 import pytest
-from alerts_worker import AlertsWorker, kafka_or_skip
+from alerts_worker import AlertsWorker
 from alerts_servers import SmtpServer, free_port, slack, wait_for  # noqa: F401 - fixture
 
 from wirewatch.model import Match, Story
@@ -24,15 +24,14 @@ def stories_in(posts) -> Counter:
     return Counter(p.body["text"].split(": ", 1)[1] for p in posts)
 
 
-def test_mail_server_down_then_back_with_a_worker_crash_in_between(tmp_path, slack):
-    kafka_or_skip()
+def test_mail_server_down_then_back_with_a_worker_crash_in_between(tmp_path, slack, kafka_bootstrap):
     port = free_port()
     smtp = SmtpServer(port)  # not started: the mail server is down
     rules = [
         {"id": "mail", "realert": False, "subscribers": [{"email": "desk@example.com"}]},
         {"id": "chat", "realert": False, "subscribers": [{"slack_webhook": f"{slack.url}/services/T/B/chat"}]},
     ]
-    worker = AlertsWorker(tmp_path, rules, smtp_port=port, retry_horizon_seconds=300)
+    worker = AlertsWorker(tmp_path, rules, kafka_bootstrap, smtp_port=port, retry_horizon_seconds=300)
     try:
         worker.start()
         worker.send_matches(matches("mail", "m", 20) + matches("chat", "c", 20))
@@ -73,13 +72,12 @@ def test_mail_server_down_then_back_with_a_worker_crash_in_between(tmp_path, sla
         smtp.stop()
 
 
-def test_graceful_restart_while_delivering_sends_each_alert_once(tmp_path, slack):
-    kafka_or_skip()
+def test_graceful_restart_while_delivering_sends_each_alert_once(tmp_path, slack, kafka_bootstrap):
     # A slow mail server, so the stop finds sends in progress (they must finish and be recorded).
     smtp = SmtpServer(delay=0.3).start()
     rules = [{"id": "mail", "realert": False, "subscribers": [{"email": "desk@example.com"},
                                                               {"slack_webhook": f"{slack.url}/services/T/B/chat"}]}]
-    worker = AlertsWorker(tmp_path, rules, smtp_port=smtp.port)
+    worker = AlertsWorker(tmp_path, rules, kafka_bootstrap, smtp_port=smtp.port)
     try:
         worker.start()
         worker.send_matches(matches("mail", "g", 150))

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-from alerts_worker import BOOTSTRAP, kafka_or_skip
 
 from streams.progress import GapGuard, Raw
 
@@ -14,27 +13,27 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def topic():
-    kafka_or_skip()
+def topic(kafka_bootstrap):
     from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import NewTopic
 
     name = f"gaps-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for i in range(10):
         producer.send(name, key=b"k", value=f"m{i}".encode(), partition=1)
     producer.flush()
     producer.close()
-    return name
+    return name, kafka_bootstrap
 
 
 def test_messages_between_the_last_processed_and_the_next_are_read(topic):
+    topic, bootstrap = topic
     now = [1000.0]
     table: dict = {}
-    guard = GapGuard(table, BOOTSTRAP, clock=lambda: now[0])
+    guard = GapGuard(table, bootstrap, clock=lambda: now[0])
 
     async def scenario():
         try:

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from alerts_worker import AlertsWorker, kafka_or_skip
+from alerts_worker import AlertsWorker
 from alerts_servers import SmtpServer, start_fake_slack, wait_for
 
 from wirewatch.model import Hit, Match, Story
@@ -36,8 +36,7 @@ def mails_to(smtp: SmtpServer, address: str):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    kafka_or_skip()
+def world(tmp_path_factory, kafka_bootstrap):
     tmp = tmp_path_factory.mktemp("alerts-pipeline")
     smtp = SmtpServer().start()
     smtp.sink.refuse["gone@example.com"] = "550 5.1.1 no such user"
@@ -61,7 +60,7 @@ def world(tmp_path_factory):
         {"id": "refused", "subscribers": [{"email": "gone@example.com"}, {"slack_webhook": f"{hook}/gone"}]},
         {"id": "limited", "subscribers": [{"slack_webhook": f"{hook}/limited"}]},
     ]
-    worker = AlertsWorker(tmp, rules, smtp_port=smtp.port, slack_api_url=f"{slack.url}/api/", slack_bot_token="xoxb-test")
+    worker = AlertsWorker(tmp, rules, kafka_bootstrap, smtp_port=smtp.port, slack_api_url=f"{slack.url}/api/", slack_bot_token="xoxb-test")
 
     # Everything is sent up front, so the slow cases (quiet hours) run while the others are checked.
     worker.send_matches([
