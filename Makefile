@@ -32,6 +32,10 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 test: setup services-up  ## the whole test suite against the services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: demo
+demo: setup services-up  ## the demo: local services, a worker, real stories replayed, matches in Elasticsearch, alerts by email
+	$(WW) demo
+
 .PHONY: bench
 bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
 	$(PY) benchmarks/match_bench.py

@@ -48,6 +48,7 @@ _COMMANDS = (
     "rules",
     "rules_live",
     "services",
+    "demo",
     "alerts",
 )
 
