@@ -21,7 +21,7 @@ def match(
     rules: Path = typer.Option(..., "--rules", "-r", dir_okay=False, help="Rules file (YAML with a top-level `rules:` list).", show_default=False),
     strict: bool = typer.Option(False, "--strict", help="Refuse to run if any rule is invalid (default: report it on stderr and match with the others)."),
 ) -> None:
-    """Print one JSON line per story, in input order: {"id": …, "rules": [matching rule ids, sorted]}.
+    """Print one JSON line per story, in input order: {"id": …, "rules": \\[matching rule ids, sorted]}.
 
     Stories that match nothing are printed too, with "rules": []. Unreadable items are
     reported on stderr with their file and position and skipped.
