@@ -150,9 +150,10 @@ def _produce(s, stories, speed) -> None:
             bar.advance(task)
 
 
-def _lag(s) -> int:
-    """Messages not yet processed by the worker group on the topics it reads."""
+def _lag(s) -> int | None:
+    """Messages not yet processed by the worker group on the topics it reads (None: not known yet)."""
     from kafka import TopicPartition
+    from kafka.errors import KafkaError
 
     from wirewatch import kafka_clients
 
@@ -164,6 +165,9 @@ def _lag(s) -> int:
         tps = [TopicPartition(t, p) for t in names for p in (consumer.partitions_for_topic(t) or ())]
         end = consumer.end_offsets(tps)
         return sum(max(0, end[tp] - (committed[tp].offset if tp in committed else 0)) for tp in tps)
+    except KafkaError:
+        # A new broker has no group coordinator until the first group commits.
+        return None
     finally:
         consumer.close()
         admin.close()
