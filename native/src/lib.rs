@@ -5,264 +5,76 @@
 //! this core holds the index and answers "which rules does this story match".
 //! `wirewatch/query/native.py` describes what a rule looks like on the way in.
 //!
-//! Per story, the work follows what is present, not how many rules there are:
+//! Per story, the work follows what the story holds, not how many rules
+//! there are:
 //!
 //! 1. Each token is looked up once in the lexicon, which says whether it is a
-//!    term some rule uses, whether some phrase starts with it, and (cached,
-//!    for tokens no rule names) which prefixes it starts with.  A phrase is
-//!    found from the pair of token ids it starts with.  A key (term, phrase or
-//!    prefix) found in a field is marked with that field.
-//! 2. Each rule is posted under a few anchor literals, one of which must be
-//!    true for the rule to be true.  The postings of the marked keys give the
-//!    candidate rules; a rule that is only an OR of literals matches outright,
-//!    any other is evaluated (a small postfix program over its literals and
-//!    NEARs, NEARs on the recorded token positions).
-//!
-//! Scratch arrays indexed by key and rule carry a per-story stamp, so nothing
-//! is cleared between stories.
+//!    term some rule uses, whether some phrase starts with it, and which
+//!    prefixes it starts with.  A phrase is found from the pair of tokens it
+//!    starts with.  Each key (term, phrase or prefix) found is marked with the
+//!    fields it was found in.
+//! 2. Each rule is posted under a few anchor leaves, one of which is true
+//!    whenever the rule is.  The postings of the keys found give the candidate
+//!    rules; a rule that is only an OR of its anchors matches outright, any
+//!    other is evaluated from its code block (`program.rs`), NEARs on the
+//!    token positions recorded for the keys they use.
+//! 3. The matches are sorted by rank (`order.rs`), which follows rule ids.
 
+mod lexicon;
+mod order;
+mod program;
+mod story;
+
+use lexicon::{Lexicon, NONE};
+use order::Order;
+use program::{Block, LeafSpec, NearSpec, PHRASE, PREFIX, TERM};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use rustc_hash::FxHashMap;
+use story::{Story, BODY, TITLE};
 
-const NONE: u32 = u32::MAX;
-const TITLE: u8 = 1;
-const BODY: u8 = 2;
-
-// Leaf kinds, as `native.py` sends them.
-const TERM: u8 = 0;
-const PHRASE: u8 = 1;
-const PREFIX: u8 = 2;
-
-// Program instructions: opcode << 24 | argument.
-const OP_LIT: u32 = 0;
-const OP_NEAR: u32 = 1;
-const OP_NOT: u32 = 2;
-const OP_AND: u32 = 3;
-const OP_OR: u32 = 4;
-const ARG_MASK: u32 = (1 << 24) - 1;
-
-/// Tokens that no rule names are kept only to remember which prefixes they
-/// start with; past this many the lexicon drops them (a feed's vocabulary
-/// keeps growing with names and numbers).
-const LEX_CACHE_MAX: usize = 1 << 19;
-
-struct Lex {
-    /// The term key of this token, or NONE.
-    term: u32,
-    /// How many phrase keys start with this token.
-    phrase_first: u32,
-    /// Keys that hold this token (its term key, phrases it is in); 0 = only cached.
-    refs: u32,
-    /// `prefixes` is valid when this equals `Index::prefix_gen`.
-    prefix_gen: u32,
-    prefixes: Vec<u32>,
-}
-
-impl Lex {
-    fn new() -> Self {
-        Lex { term: NONE, phrase_first: 0, refs: 0, prefix_gen: 0, prefixes: Vec::new() }
-    }
-}
+/// Code offsets share a word with two flags (see `Posting`).
+const MAX_CODE: usize = 1 << 29;
+/// Keys share a word with their fields in a code block.
+const MAX_KEYS: usize = 1 << 30;
 
 enum KeyKind {
-    Term(u32),
-    Phrase(Box<[u32]>),
+    Term(Box<str>),
+    /// Lexicon ids and the tokens themselves.
+    Phrase(Box<[u32]>, Box<[Box<str>]>),
     Prefix(Box<str>),
     Free,
 }
 
 struct Key {
     kind: KeyKind,
-    /// Literals of live rules that name this key.
+    /// Leaves of live rules that are this key.
     refs: u32,
-    /// Rules whose anchor this key is, with the fields it must be in.
+    /// Rules this key is an anchor of.
     postings: Vec<Posting>,
 }
 
+/// A rule posted under one of its anchors: enough to decide it with one more
+/// look, at its code block.
 #[derive(Clone, Copy)]
 struct Posting {
+    /// Where the rule sorts (`Order`).
+    rank: u64,
     rule: u32,
-    mask: u8,
-    exact: bool,
+    /// code offset << 3 | exact << 2 | fields the anchor must be in.  Exact:
+    /// the rule is true whenever the anchor is.
+    word: u32,
 }
 
-struct Near {
-    left: Box<[u16]>,
-    right: Box<[u16]>,
-    distance: u32,
-}
+const EXACT: u32 = 4;
 
 struct Rule {
-    name: Py<PyString>,
     /// The id as UTF-8 (surrogates passed through): byte order is code point order.
     sort_key: Box<[u8]>,
-    /// (key, fields it may be in: TITLE, BODY or both).
-    lits: Box<[(u32, u8)]>,
-    nears: Box<[Near]>,
-    program: Box<[u32]>,
+    code: u32,
+    /// Leaves (indices) the rule is posted under.
     anchors: Box<[u16]>,
-}
-
-/// Where a key occurs: only recorded for keys that some NEAR uses.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Occ {
-    key: u32,
-    field: u8,
-    start: u32,
-    end: u32,
-}
-
-#[derive(Default)]
-struct Scratch {
-    stamp: u32,
-    key_seen: Vec<u32>,
-    key_fields: Vec<u8>,
-    present: Vec<u32>,
-    occ: Vec<Occ>,
-    occ_sorted: bool,
-    rule_seen: Vec<u32>,
-    matched: Vec<u32>,
-    ids: Vec<u32>,
-    stack: Vec<bool>,
-    left: Vec<(u32, u32)>,
-    right: Vec<(u32, u32)>,
-}
-
-impl Scratch {
-    fn begin(&mut self) {
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            self.key_seen.iter_mut().for_each(|x| *x = 0);
-            self.rule_seen.iter_mut().for_each(|x| *x = 0);
-            self.stamp = 1;
-        }
-        self.present.clear();
-        self.occ.clear();
-        self.occ_sorted = false;
-        self.matched.clear();
-    }
-
-    #[inline]
-    fn mark(&mut self, near_refs: &[u32], key: u32, field: u8, start: u32, end: u32) {
-        let k = key as usize;
-        if self.key_seen[k] != self.stamp {
-            self.key_seen[k] = self.stamp;
-            self.key_fields[k] = 0;
-            self.present.push(key);
-        }
-        self.key_fields[k] |= field;
-        if near_refs[k] != 0 {
-            self.occ.push(Occ { key, field, start, end });
-        }
-    }
-
-    #[inline]
-    fn lit(&self, key: u32, mask: u8) -> bool {
-        let k = key as usize;
-        self.key_seen[k] == self.stamp && self.key_fields[k] & mask != 0
-    }
-
-    fn spans(&self, rule: &Rule, sides: &[u16], field: u8, out: &mut Vec<(u32, u32)>) {
-        out.clear();
-        for &i in sides {
-            let (key, mask) = rule.lits[i as usize];
-            if mask & field == 0 || !self.lit(key, field) {
-                continue;
-            }
-            let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
-            let hi = self.occ.partition_point(|o| (o.key, o.field) <= (key, field));
-            out.extend(self.occ[lo..hi].iter().map(|o| (o.start, o.end)));
-        }
-    }
-
-    /// An occurrence of a left leaf and one of a right leaf in one field, not
-    /// overlapping, at most `distance` tokens apart.
-    fn near(&mut self, rule: &Rule, near: &Near) -> bool {
-        if !self.occ_sorted {
-            self.occ.sort_unstable();
-            self.occ_sorted = true;
-        }
-        let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
-        let mut found = false;
-        for field in [TITLE, BODY] {
-            self.spans(rule, &near.left, field, &mut left);
-            if left.is_empty() {
-                continue;
-            }
-            self.spans(rule, &near.right, field, &mut right);
-            let d = near.distance;
-            found = left.iter().any(|&(a0, a1)| {
-                right.iter().any(|&(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d))
-            });
-            if found {
-                break;
-            }
-        }
-        self.left = left;
-        self.right = right;
-        found
-    }
-
-    fn eval(&mut self, rule: &Rule) -> bool {
-        let mut stack = std::mem::take(&mut self.stack);
-        stack.clear();
-        for &op in rule.program.iter() {
-            let arg = (op & ARG_MASK) as usize;
-            match op >> 24 {
-                OP_LIT => {
-                    let (key, mask) = rule.lits[arg];
-                    stack.push(self.lit(key, mask));
-                }
-                OP_NEAR => {
-                    let v = self.near(rule, &rule.nears[arg]);
-                    stack.push(v);
-                }
-                OP_NOT => {
-                    let top = stack.last_mut().expect("checked when the rule was added");
-                    *top = !*top;
-                }
-                OP_AND | OP_OR => {
-                    let at = stack.len() - arg;
-                    let v = if op >> 24 == OP_AND {
-                        stack[at..].iter().all(|&b| b)
-                    } else {
-                        stack[at..].iter().any(|&b| b)
-                    };
-                    stack.truncate(at);
-                    stack.push(v);
-                }
-                _ => unreachable!("checked when the rule was added"),
-            }
-        }
-        let v = stack[0];
-        self.stack = stack;
-        v
-    }
-}
-
-/// The rule index.  Not for use from several threads at once (Python's
-/// `Matcher` holds the GIL across every call).
-#[pyclass(module = "wirewatch.query._native")]
-pub struct Index {
-    lex_map: FxHashMap<Box<str>, u32>,
-    lex: Vec<Lex>,
-    lex_free: Vec<u32>,
-    lex_limit: usize,
-    keys: Vec<Key>,
-    /// Per key: how many NEAR sides name it (its occurrences are recorded when > 0).
-    near_refs: Vec<u32>,
-    key_free: Vec<u32>,
-    phrase_map: FxHashMap<Box<[u32]>, u32>,
-    bigrams: FxHashMap<u64, Vec<u32>>,
-    prefix_map: FxHashMap<Box<str>, u32>,
-    /// (length in bytes, how many prefixes have it), by length.
-    prefix_lens: Vec<(usize, u32)>,
-    prefix_gen: u32,
-    rules: Vec<Option<Rule>>,
-    rule_free: Vec<u32>,
-    s: Scratch,
 }
 
 #[inline]
@@ -270,68 +82,34 @@ fn bigram(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
 }
 
-type LeafSpec = (u8, Vec<String>, u8);
-type NearSpec = (Vec<u16>, Vec<u16>, u32);
-
-fn check_rule(leaves: &[LeafSpec], nears: &[NearSpec], program: &[u32], anchors: &[u16]) -> PyResult<()> {
-    let bad = |what: &str| Err(PyValueError::new_err(format!("malformed rule: {what}")));
-    if leaves.is_empty() || leaves.len() > u16::MAX as usize {
-        return bad("number of leaves");
-    }
-    for (kind, tokens, mask) in leaves {
-        let ok_len = match *kind {
-            TERM | PREFIX => tokens.len() == 1,
-            PHRASE => tokens.len() >= 2,
-            _ => false,
-        };
-        if !ok_len || !(1..=3).contains(mask) || tokens.iter().any(|t| t.is_empty()) {
-            return bad("leaf");
-        }
-    }
-    for (left, right, _) in nears {
-        if left.is_empty() || right.is_empty() || left.iter().chain(right).any(|&i| i as usize >= leaves.len()) {
-            return bad("NEAR");
-        }
-    }
-    if anchors.is_empty() || anchors.iter().any(|&i| i as usize >= leaves.len()) {
-        return bad("anchors");
-    }
-    let mut depth = 0usize;
-    for &op in program {
-        let arg = (op & ARG_MASK) as usize;
-        depth = match op >> 24 {
-            OP_LIT if arg < leaves.len() => depth + 1,
-            OP_NEAR if arg < nears.len() => depth + 1,
-            OP_NOT if depth >= 1 => depth,
-            OP_AND | OP_OR if arg >= 1 && depth >= arg => depth - arg + 1,
-            _ => return bad("program"),
-        };
-    }
-    if depth != 1 {
-        return bad("program");
-    }
-    Ok(())
+/// The rule index.  Not for several threads at once (Python's `Matcher`
+/// holds the GIL across every call).
+#[pyclass(module = "wirewatch.query._native")]
+pub struct Index {
+    lexicon: Lexicon,
+    keys: Vec<Key>,
+    /// Per key: how many NEAR sides use it (its occurrences are recorded when > 0).
+    near_refs: Vec<u32>,
+    key_free: Vec<u32>,
+    phrases: FxHashMap<Box<[u32]>, u32>,
+    /// The first two tokens' lexicon ids -> phrase keys that start so.
+    bigrams: FxHashMap<u64, Vec<u32>>,
+    prefixes: FxHashMap<Box<str>, u32>,
+    /// (length in bytes, how many prefixes have it), by length.
+    prefix_lens: Vec<(usize, u32)>,
+    /// Changes whenever the set of prefixes does; the lexicon's cached prefixes follow it.
+    prefix_gen: u32,
+    rules: Vec<Option<Rule>>,
+    names: Vec<Option<Py<PyString>>>,
+    rule_free: Vec<u32>,
+    order: Order,
+    /// Code blocks of the rules; removed rules leave garbage until `compact_code`.
+    code: Vec<u32>,
+    garbage: usize,
+    story: Story,
 }
 
 impl Index {
-    fn lex_id(&mut self, token: &str) -> u32 {
-        if let Some(&id) = self.lex_map.get(token) {
-            return id;
-        }
-        let id = match self.lex_free.pop() {
-            Some(id) => {
-                self.lex[id as usize] = Lex::new();
-                id
-            }
-            None => {
-                self.lex.push(Lex::new());
-                (self.lex.len() - 1) as u32
-            }
-        };
-        self.lex_map.insert(token.into(), id);
-        id
-    }
-
     fn new_key(&mut self, kind: KeyKind) -> u32 {
         let key = Key { kind, refs: 0, postings: Vec::new() };
         match self.key_free.pop() {
@@ -343,29 +121,25 @@ impl Index {
             None => {
                 self.keys.push(key);
                 self.near_refs.push(0);
-                self.s.key_seen.push(0);
-                self.s.key_fields.push(0);
+                self.story.grow_keys(self.keys.len());
                 (self.keys.len() - 1) as u32
             }
         }
     }
 
     fn prefixes_changed(&mut self) {
-        self.prefix_gen = self.prefix_gen.wrapping_add(1);
-        if self.prefix_gen == 0 {
-            self.prefix_gen = 1;
-        }
+        self.prefix_gen = self.prefix_gen.wrapping_add(1).max(1);
     }
 
-    /// The key of a leaf, created if new; counts one more reference to it.
+    /// The key of a leaf, made if new; counts one more reference to it.
     fn acquire(&mut self, kind: u8, tokens: &[String]) -> u32 {
         let key = match kind {
             TERM => {
-                let l = self.lex_id(&tokens[0]);
-                match self.lex[l as usize].term {
+                let token = tokens[0].as_str();
+                match self.lexicon.entry(token).term {
                     NONE => {
-                        let k = self.new_key(KeyKind::Term(l));
-                        let lex = &mut self.lex[l as usize];
+                        let k = self.new_key(KeyKind::Term(token.into()));
+                        let lex = self.lexicon.entry(token);
                         lex.term = k;
                         lex.refs += 1;
                         k
@@ -374,22 +148,23 @@ impl Index {
                 }
             }
             PHRASE => {
-                let ids: Box<[u32]> = tokens.iter().map(|t| self.lex_id(t)).collect();
-                match self.phrase_map.get(&ids) {
+                let ids: Box<[u32]> = tokens.iter().map(|t| self.lexicon.entry(t).id).collect();
+                match self.phrases.get(&ids) {
                     Some(&k) => k,
                     None => {
-                        let k = self.new_key(KeyKind::Phrase(ids.clone()));
-                        for &l in ids.iter() {
-                            self.lex[l as usize].refs += 1;
+                        let words: Box<[Box<str>]> = tokens.iter().map(|t| t.as_str().into()).collect();
+                        let k = self.new_key(KeyKind::Phrase(ids.clone(), words));
+                        for t in tokens {
+                            self.lexicon.entry(t).refs += 1;
                         }
-                        self.lex[ids[0] as usize].phrase_first += 1;
+                        self.lexicon.entry(&tokens[0]).phrase_first += 1;
                         self.bigrams.entry(bigram(ids[0], ids[1])).or_default().push(k);
-                        self.phrase_map.insert(ids, k);
+                        self.phrases.insert(ids, k);
                         k
                     }
                 }
             }
-            _ => match self.prefix_map.get(tokens[0].as_str()) {
+            PREFIX => match self.prefixes.get(tokens[0].as_str()) {
                 Some(&k) => k,
                 None => {
                     let prefix: Box<str> = tokens[0].as_str().into();
@@ -399,18 +174,15 @@ impl Index {
                         Ok(i) => self.prefix_lens[i].1 += 1,
                         Err(i) => self.prefix_lens.insert(i, (n, 1)),
                     }
-                    self.prefix_map.insert(prefix, k);
+                    self.prefixes.insert(prefix, k);
                     self.prefixes_changed();
                     k
                 }
             },
+            _ => unreachable!("checked when the rule was added"),
         };
         self.keys[key as usize].refs += 1;
         key
-    }
-
-    fn unref_lex(&mut self, l: u32) {
-        self.lex[l as usize].refs -= 1;
     }
 
     /// One reference fewer to a key; the last one takes the key out.
@@ -421,11 +193,12 @@ impl Index {
             return;
         }
         match std::mem::replace(&mut self.keys[k].kind, KeyKind::Free) {
-            KeyKind::Term(l) => {
-                self.lex[l as usize].term = NONE;
-                self.unref_lex(l);
+            KeyKind::Term(token) => {
+                let lex = self.lexicon.get_mut(&token).expect("a key's tokens are in the lexicon");
+                lex.term = NONE;
+                lex.refs -= 1;
             }
-            KeyKind::Phrase(ids) => {
+            KeyKind::Phrase(ids, words) => {
                 let pair = bigram(ids[0], ids[1]);
                 if let Some(list) = self.bigrams.get_mut(&pair) {
                     list.retain(|&x| x != key);
@@ -433,14 +206,14 @@ impl Index {
                         self.bigrams.remove(&pair);
                     }
                 }
-                self.lex[ids[0] as usize].phrase_first -= 1;
-                for &l in ids.iter() {
-                    self.unref_lex(l);
+                self.lexicon.get_mut(&words[0]).expect("in the lexicon").phrase_first -= 1;
+                for word in words.iter() {
+                    self.lexicon.get_mut(word).expect("in the lexicon").refs -= 1;
                 }
-                self.phrase_map.remove(&ids);
+                self.phrases.remove(&ids);
             }
             KeyKind::Prefix(prefix) => {
-                self.prefix_map.remove(&prefix);
+                self.prefixes.remove(&prefix);
                 if let Ok(i) = self.prefix_lens.binary_search_by_key(&prefix.len(), |&(len, _)| len) {
                     self.prefix_lens[i].1 -= 1;
                     if self.prefix_lens[i].1 == 0 {
@@ -455,105 +228,104 @@ impl Index {
         self.key_free.push(key);
     }
 
-    /// Drop the tokens that only cache prefix look-ups.
-    fn purge_lexicon(&mut self) {
-        let Index { lex_map, lex, lex_free, .. } = self;
-        lex_map.retain(|_, &mut id| {
-            if lex[id as usize].refs > 0 {
-                return true;
+    /// Copy every rule's rank into its postings (after `Order` gave them all again).
+    fn rerank(&mut self) {
+        let order = &self.order;
+        for key in self.keys.iter_mut() {
+            for p in key.postings.iter_mut() {
+                p.rank = order.rank(p.rule);
             }
-            lex[id as usize] = Lex::new();
-            lex_free.push(id);
-            false
-        });
-        lex_map.shrink_to_fit();
-        self.lex_limit = self.lex_map.len() + LEX_CACHE_MAX;
+        }
+    }
+
+    /// Rewrite the code blocks without those of removed rules.
+    fn compact_code(&mut self) {
+        let mut code = Vec::with_capacity(self.code.len() - self.garbage);
+        for rule in self.rules.iter_mut().flatten() {
+            let len = Block::at(&self.code, rule.code).len();
+            let at = rule.code as usize;
+            rule.code = code.len() as u32;
+            code.extend_from_slice(&self.code[at..at + len]);
+        }
+        self.code = code;
+        self.garbage = 0;
+        let rules = &self.rules;
+        for key in self.keys.iter_mut() {
+            for p in key.postings.iter_mut() {
+                let at = rules[p.rule as usize].as_ref().expect("postings name live rules").code;
+                p.word = at << 3 | (p.word & 7);
+            }
+        }
     }
 
     /// Mark the keys found in one field's tokens.
     fn scan(&mut self, field: u8, tokens: &Bound<'_, PyList>) -> PyResult<()> {
-        if self.lex_map.len() > self.lex_limit {
-            self.purge_lexicon();
-        }
-        let with_prefixes = !self.prefix_map.is_empty();
-        let mut ids = std::mem::take(&mut self.s.ids);
+        let with_prefixes = !self.prefixes.is_empty();
+        let Index { lexicon, story, near_refs, prefixes, prefix_lens, prefix_gen, .. } = self;
+        // Lexicon id << 1 | 1 if a phrase starts with the token; NONE if unknown.
+        let mut ids = std::mem::take(&mut story.ids);
         ids.clear();
         for (i, item) in tokens.iter().enumerate() {
             let item = item.cast_into::<PyString>().map_err(|_| PyTypeError::new_err("tokens must be str"))?;
             let text = item.to_str()?;
-            let id = match self.lex_map.get(text) {
-                Some(&id) => id,
-                None if with_prefixes => self.lex_id(text),
-                None => NONE,
-            };
-            ids.push(id);
-            if id == NONE {
+            let Some(lex) = lexicon.find(text, with_prefixes) else {
+                ids.push(NONE);
                 continue;
-            }
-            let Index { lex, s, near_refs, prefix_map, prefix_lens, prefix_gen, .. } = self;
-            let lex = &mut lex[id as usize];
+            };
+            ids.push(lex.id << 1 | (lex.phrase_first != 0) as u32);
             let at = i as u32;
             if lex.term != NONE {
-                s.mark(near_refs, lex.term, field, at, at + 1);
+                story.mark(lex.term, near_refs[lex.term as usize] != 0, field, at, at + 1);
             }
             if with_prefixes {
                 if lex.prefix_gen != *prefix_gen {
-                    lex.prefixes.clear();
-                    for &(n, _) in prefix_lens.iter() {
-                        if n > text.len() {
-                            break;
-                        }
-                        if let Some(&k) = text.get(..n).and_then(|head| prefix_map.get(head)) {
-                            lex.prefixes.push(k);
-                        }
-                    }
+                    let found = prefix_lens
+                        .iter()
+                        .take_while(|&&(n, _)| n <= text.len())
+                        .filter_map(|&(n, _)| text.get(..n).and_then(|head| prefixes.get(head)).copied());
+                    lex.prefixes = found.collect();
                     lex.prefix_gen = *prefix_gen;
                 }
                 for &k in lex.prefixes.iter() {
-                    s.mark(near_refs, k, field, at, at + 1);
+                    story.mark(k, near_refs[k as usize] != 0, field, at, at + 1);
                 }
             }
         }
         if !self.bigrams.is_empty() {
             for i in 0..ids.len().saturating_sub(1) {
                 let (a, b) = (ids[i], ids[i + 1]);
-                if a == NONE || b == NONE || self.lex[a as usize].phrase_first == 0 {
+                if a == NONE || a & 1 == 0 || b == NONE {
                     continue;
                 }
-                let Some(found) = self.bigrams.get(&bigram(a, b)) else { continue };
+                let Some(found) = self.bigrams.get(&bigram(a >> 1, b >> 1)) else { continue };
                 for &k in found {
-                    if let KeyKind::Phrase(t) = &self.keys[k as usize].kind {
-                        if t.len() == 2 || ids[i + 2..].starts_with(&t[2..]) {
-                            let (start, end) = (i as u32, (i + t.len()) as u32);
-                            self.s.mark(&self.near_refs, k, field, start, end);
-                        }
+                    let KeyKind::Phrase(words, _) = &self.keys[k as usize].kind else { continue };
+                    let rest = &words[2..];
+                    if ids.len() >= i + 2 + rest.len() && ids[i + 2..i + 2 + rest.len()].iter().zip(rest).all(|(&x, &w)| x != NONE && x >> 1 == w) {
+                        let near = self.near_refs[k as usize] != 0;
+                        self.story.mark(k, near, field, i as u32, (i + words.len()) as u32);
                     }
                 }
             }
         }
-        self.s.ids = ids;
+        self.story.ids = ids;
         Ok(())
     }
 
-    /// The rules whose anchors were found, evaluated where need be, into `s.matched`.
+    /// The rules whose anchors were found, decided, into `story.matched`.
     fn collect(&mut self) {
-        let Index { keys, rules, s, .. } = self;
-        let mut i = 0;
-        while i < s.present.len() {
-            let key = s.present[i] as usize;
-            let fields = s.key_fields[key];
-            for p in keys[key].postings.iter() {
-                let r = p.rule as usize;
-                if p.mask & fields == 0 || s.rule_seen[r] == s.stamp {
+        let Index { keys, code, story, .. } = self;
+        for i in 0..story.present.len() {
+            let key = story.present[i];
+            let fields = story.fields(key) as u32;
+            for p in keys[key as usize].postings.iter() {
+                if p.word & fields == 0 {
                     continue;
                 }
-                s.rule_seen[r] = s.stamp;
-                let rule = rules[r].as_ref().expect("postings name live rules");
-                if p.exact || s.eval(rule) {
-                    s.matched.push(p.rule);
+                if p.word & EXACT != 0 || story.eval(&Block::at(code, p.word >> 3)) {
+                    story.matched.push((p.rank, p.rule));
                 }
             }
-            i += 1;
         }
     }
 }
@@ -563,25 +335,27 @@ impl Index {
     #[new]
     fn new() -> Self {
         Index {
-            lex_map: FxHashMap::default(),
-            lex: Vec::new(),
-            lex_free: Vec::new(),
-            lex_limit: LEX_CACHE_MAX,
+            lexicon: Lexicon::new(),
             keys: Vec::new(),
             near_refs: Vec::new(),
             key_free: Vec::new(),
-            phrase_map: FxHashMap::default(),
+            phrases: FxHashMap::default(),
             bigrams: FxHashMap::default(),
-            prefix_map: FxHashMap::default(),
+            prefixes: FxHashMap::default(),
             prefix_lens: Vec::new(),
             prefix_gen: 1,
             rules: Vec::new(),
+            names: Vec::new(),
             rule_free: Vec::new(),
-            s: Scratch::default(),
+            order: Order::new(),
+            code: Vec::new(),
+            garbage: 0,
+            story: Story::default(),
         }
     }
 
-    /// Add a rule; returns its slot (for `remove`).
+    /// Add a rule; returns its slot (for `remove`).  `sort_key` must differ
+    /// from every other rule's.
     ///
     /// leaves: (kind, tokens, fields) per leaf; nears: (left leaves, right
     /// leaves, distance); program: postfix over leaves and NEARs; anchors:
@@ -598,37 +372,38 @@ impl Index {
         anchors: Vec<u16>,
         exact: bool,
     ) -> PyResult<u32> {
-        check_rule(&leaves, &nears, &program, &anchors)?;
-        let lits: Box<[(u32, u8)]> = leaves.iter().map(|(kind, tokens, mask)| (self.acquire(*kind, tokens), *mask)).collect();
-        let nears: Box<[Near]> = nears
-            .into_iter()
-            .map(|(left, right, distance)| Near { left: left.into(), right: right.into(), distance })
-            .collect();
-        for near in nears.iter() {
-            for &i in near.left.iter().chain(near.right.iter()) {
-                self.near_refs[lits[i as usize].0 as usize] += 1;
+        program::check(&leaves, &nears, &program, &anchors)?;
+        if self.keys.len() + leaves.len() >= MAX_KEYS || self.code.len() + (1 << 20) >= MAX_CODE {
+            return Err(PyValueError::new_err("too many rules"));
+        }
+        let keys: Vec<u32> = leaves.iter().map(|(kind, tokens, _)| self.acquire(*kind, tokens)).collect();
+        for (left, right, _) in &nears {
+            for &i in left.iter().chain(right) {
+                self.near_refs[keys[i as usize] as usize] += 1;
             }
         }
+        let at = self.code.len() as u32;
+        program::encode(&mut self.code, &keys, &leaves, &nears, &program);
         let slot = match self.rule_free.pop() {
             Some(slot) => slot,
             None => {
                 self.rules.push(None);
-                self.s.rule_seen.push(0);
+                self.names.push(None);
                 (self.rules.len() - 1) as u32
             }
         };
+        let sort_key: Box<[u8]> = sort_key.into();
+        let reranked = self.order.insert(sort_key.clone(), slot);
+        let rank = self.order.rank(slot);
         for &a in anchors.iter() {
-            let (key, mask) = lits[a as usize];
-            self.keys[key as usize].postings.push(Posting { rule: slot, mask, exact });
+            let word = at << 3 | if exact { EXACT } else { 0 } | leaves[a as usize].2 as u32;
+            self.keys[keys[a as usize] as usize].postings.push(Posting { rank, rule: slot, word });
         }
-        self.rules[slot as usize] = Some(Rule {
-            name: name.unbind(),
-            sort_key: sort_key.into(),
-            lits,
-            nears,
-            program: program.into(),
-            anchors: anchors.into(),
-        });
+        self.rules[slot as usize] = Some(Rule { sort_key, code: at, anchors: anchors.into() });
+        self.names[slot as usize] = Some(name.unbind());
+        if reranked {
+            self.rerank();
+        }
         Ok(slot)
     }
 
@@ -639,19 +414,27 @@ impl Index {
             .get_mut(slot as usize)
             .and_then(Option::take)
             .ok_or_else(|| PyKeyError::new_err(slot))?;
+        self.names[slot as usize] = None;
+        self.order.remove(&rule.sort_key);
+        let block = Block::at(&self.code, rule.code);
+        let keys: Vec<u32> = (0..block.leaves.len()).map(|i| block.leaf(i).0).collect();
         for &a in rule.anchors.iter() {
-            let key = rule.lits[a as usize].0 as usize;
-            self.keys[key].postings.retain(|p| p.rule != slot);
+            self.keys[keys[a as usize] as usize].postings.retain(|p| p.rule != slot);
         }
-        for near in rule.nears.iter() {
-            for &i in near.left.iter().chain(near.right.iter()) {
-                self.near_refs[rule.lits[i as usize].0 as usize] -= 1;
+        for j in 0..block.n_nears {
+            let (left, right, _) = block.near(j);
+            for &i in left.iter().chain(right) {
+                self.near_refs[keys[i as usize] as usize] -= 1;
             }
         }
-        for &(key, _) in rule.lits.iter() {
+        self.garbage += block.len();
+        for key in keys {
             self.release(key);
         }
         self.rule_free.push(slot);
+        if self.garbage > (1 << 20).max(self.code.len() / 2) {
+            self.compact_code();
+        }
         Ok(())
     }
 
@@ -663,23 +446,22 @@ impl Index {
         title: &Bound<'py, PyList>,
         body: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyList>> {
-        self.s.begin();
+        self.lexicon.trim();
+        self.story.begin();
         self.scan(TITLE, title)?;
         self.scan(BODY, body)?;
         self.collect();
-        let rules = &self.rules;
-        let sort_key = |r: u32| &rules[r as usize].as_ref().expect("matched rules are live").sort_key;
-        self.s.matched.sort_unstable_by(|&a, &b| sort_key(a).cmp(sort_key(b)));
-        let names = self.s.matched.iter().map(|&r| rules[r as usize].as_ref().expect("live").name.bind(py));
-        PyList::new(py, names)
+        let matched = &mut self.story.matched;
+        matched.sort_unstable();
+        matched.dedup();
+        let names = &self.names;
+        PyList::new(py, matched.iter().map(|&(_, r)| names[r as usize].as_ref().expect("matched rules are live").bind(py)))
     }
 
-    /// Sizes, for tests and the benchmark: (rules, keys, lexicon entries, cached-only entries).
+    /// Sizes, for tests: (rules, keys, lexicon entries, entries only cached for prefixes).
     fn stats(&self) -> (usize, usize, usize, usize) {
         let rules = self.rules.iter().filter(|r| r.is_some()).count();
-        let keys = self.keys.len() - self.key_free.len();
-        let cached = self.lex_map.values().filter(|&&id| self.lex[id as usize].refs == 0).count();
-        (rules, keys, self.lex_map.len(), cached)
+        (rules, self.keys.len() - self.key_free.len(), self.lexicon.len(), self.lexicon.cached_only())
     }
 }
 

@@ -1,0 +1,160 @@
+//! What one story holds, as the index sees it, and rules evaluated against it.
+//!
+//! Arrays indexed by key carry a per-story stamp, so nothing is cleared
+//! between stories.
+
+use crate::program::{Block, ARG_MASK, OP_AND, OP_LEAF, OP_NEAR, OP_NOT, OP_OR};
+
+pub const TITLE: u8 = 1;
+pub const BODY: u8 = 2;
+const STAMP_MAX: u32 = (1 << 30) - 1;
+
+/// Where a key occurs; recorded only for keys that some NEAR uses.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Occ {
+    key: u32,
+    field: u8,
+    start: u32,
+    end: u32,
+}
+
+#[derive(Default)]
+pub struct Story {
+    stamp: u32,
+    /// Per key: stamp << 2 | the fields it was found in (an old stamp: not found).
+    key_state: Vec<u32>,
+    /// Keys found, in the order found.
+    pub present: Vec<u32>,
+    occ: Vec<Occ>,
+    occ_sorted: bool,
+    /// (rank, rule) of the rules found true; a rule may be in twice.
+    pub matched: Vec<(u64, u32)>,
+    /// Lexicon ids of the current field's tokens (NONE for unknown ones).
+    pub ids: Vec<u32>,
+    stack: Vec<bool>,
+    left: Vec<(u32, u32)>,
+    right: Vec<(u32, u32)>,
+}
+
+impl Story {
+    pub fn grow_keys(&mut self, n: usize) {
+        if self.key_state.len() < n {
+            self.key_state.resize(n, 0);
+        }
+    }
+
+    pub fn begin(&mut self) {
+        self.stamp += 1;
+        if self.stamp > STAMP_MAX {
+            self.key_state.iter_mut().for_each(|x| *x = 0);
+            self.stamp = 1;
+        }
+        self.present.clear();
+        self.occ.clear();
+        self.occ_sorted = false;
+        self.matched.clear();
+    }
+
+    /// Key `key` is in `field` at tokens start..end.
+    #[inline]
+    pub fn mark(&mut self, key: u32, near: bool, field: u8, start: u32, end: u32) {
+        let state = &mut self.key_state[key as usize];
+        if *state >> 2 != self.stamp {
+            *state = self.stamp << 2;
+            self.present.push(key);
+        }
+        *state |= field as u32;
+        if near {
+            self.occ.push(Occ { key, field, start, end });
+        }
+    }
+
+    /// The fields `key` was found in.
+    #[inline]
+    pub fn fields(&self, key: u32) -> u8 {
+        let state = self.key_state[key as usize];
+        if state >> 2 == self.stamp {
+            (state & 3) as u8
+        } else {
+            0
+        }
+    }
+
+    fn spans(&self, block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
+        out.clear();
+        for &i in sides {
+            let (key, mask) = block.leaf(i as usize);
+            if mask & field == 0 || self.fields(key) & field == 0 {
+                continue;
+            }
+            let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
+            let hi = self.occ.partition_point(|o| (o.key, o.field) <= (key, field));
+            out.extend(self.occ[lo..hi].iter().map(|o| (o.start, o.end)));
+        }
+    }
+
+    /// An occurrence of a left leaf and one of a right leaf in one field, not
+    /// overlapping, at most `distance` tokens apart.
+    fn near(&mut self, block: &Block, j: usize) -> bool {
+        if !self.occ_sorted {
+            self.occ.sort_unstable();
+            self.occ_sorted = true;
+        }
+        let (lefts, rights, d) = block.near(j);
+        let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
+        let mut found = false;
+        for field in [TITLE, BODY] {
+            self.spans(block, lefts, field, &mut left);
+            if left.is_empty() {
+                continue;
+            }
+            self.spans(block, rights, field, &mut right);
+            found = left.iter().any(|&(a0, a1)| {
+                right.iter().any(|&(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d))
+            });
+            if found {
+                break;
+            }
+        }
+        self.left = left;
+        self.right = right;
+        found
+    }
+
+    /// The value of a rule's program for this story.
+    pub fn eval(&mut self, block: &Block) -> bool {
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        for &op in block.program {
+            let arg = (op & ARG_MASK) as usize;
+            match op >> 24 {
+                OP_LEAF => {
+                    let (key, mask) = block.leaf(arg);
+                    stack.push(self.fields(key) & mask != 0);
+                }
+                OP_NEAR => {
+                    let v = self.near(block, arg);
+                    stack.push(v);
+                }
+                OP_NOT => {
+                    let top = stack.last_mut().expect("checked when the rule was added");
+                    *top = !*top;
+                }
+                OP_AND | OP_OR => {
+                    let at = stack.len() - arg;
+                    let v = if op >> 24 == OP_AND {
+                        stack[at..].iter().all(|&b| b)
+                    } else {
+                        stack[at..].iter().any(|&b| b)
+                    };
+                    stack.truncate(at);
+                    stack.push(v);
+                }
+                _ => unreachable!("checked when the rule was added"),
+            }
+        }
+        let v = stack[0];
+        self.stack = stack;
+        v
+    }
+}
