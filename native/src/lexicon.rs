@@ -74,10 +74,15 @@ pub struct Lex {
     pub phrase_first: u32,
     /// Keys that hold this token (its term key, phrases it is in); 0 = only cached.
     pub refs: u32,
-    /// `prefixes` is valid when this equals the index's prefix generation.
+    /// `prefix` and `n_prefixes` are valid when this equals the index's prefix generation.
     pub prefix_gen: u32,
-    pub prefixes: Box<[u32]>,
+    /// The prefix keys the token starts with, if no more than `PREFIXES_INLINE`
+    /// (else the index keeps them all elsewhere, by id).
+    pub prefix: [u32; PREFIXES_INLINE],
+    pub n_prefixes: u32,
 }
+
+pub const PREFIXES_INLINE: usize = 3;
 
 pub struct Lexicon {
     map: HashMap<Tok, Lex, FxBuildHasher>,
@@ -113,7 +118,15 @@ impl Lexicon {
                     *next_id += 1;
                     *next_id - 1
                 });
-                let lex = Lex { id, term: NONE, phrase_first: 0, refs: 0, prefix_gen: 0, prefixes: Box::default() };
+                let lex = Lex {
+                    id,
+                    term: NONE,
+                    phrase_first: 0,
+                    refs: 0,
+                    prefix_gen: 0,
+                    prefix: [NONE; PREFIXES_INLINE],
+                    n_prefixes: 0,
+                };
                 entry.insert(Tok::from(token), lex).1
             }
         }
@@ -129,10 +142,11 @@ impl Lexicon {
         }
     }
 
-    /// Drop the cached-only tokens when there are too many; call between stories.
-    pub fn trim(&mut self) {
+    /// Drop the cached-only tokens when there are too many; call between
+    /// stories.  True if it did (ids were freed).
+    pub fn trim(&mut self) -> bool {
         if self.map.len() <= self.limit {
-            return;
+            return false;
         }
         let free_ids = &mut self.free_ids;
         self.map.retain(|_, lex| {
@@ -144,5 +158,6 @@ impl Lexicon {
         });
         self.map.shrink_to_fit();
         self.limit = self.map.len() + CACHED_MAX;
+        true
     }
 }

@@ -25,14 +25,14 @@ mod order;
 mod program;
 mod story;
 
-use lexicon::{Lexicon, NONE};
+use lexicon::{Lexicon, NONE, PREFIXES_INLINE};
 use order::Order;
 use program::{Block, LeafSpec, NearSpec, PHRASE, PREFIX, TERM};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use rustc_hash::FxHashMap;
-use story::{Story, BODY, TITLE};
+use story::{KeyHot, Story, BODY, TITLE};
 
 /// Code offsets share a word with two flags (see `Posting`).
 const MAX_CODE: usize = 1 << 29;
@@ -47,27 +47,42 @@ enum KeyKind {
     Free,
 }
 
+/// What matching does not touch of a key (see `KeyHot` for what it does).
 struct Key {
     kind: KeyKind,
     /// Leaves of live rules that are this key.
     refs: u32,
-    /// Rules this key is an anchor of.
-    postings: Vec<Posting>,
+    /// Room for postings at `KeyHot::at`.
+    cap: u32,
 }
 
-/// A rule posted under one of its anchors: enough to decide it with one more
-/// look, at its code block.
+/// A rule posted under one of its anchors, with what decides it once the
+/// anchor is found: nothing more, one more leaf, or its code block.
 #[derive(Clone, Copy)]
 struct Posting {
     /// Where the rule sorts (`Order`).
     rank: u64,
     rule: u32,
-    /// code offset << 3 | exact << 2 | fields the anchor must be in.  Exact:
-    /// the rule is true whenever the anchor is.
+    /// code offset << 4 | mode << 2 | the fields the anchor must be in.
     word: u32,
+    /// For AND / AND_NOT: the other leaf, key << 2 | fields.
+    leaf: u32,
 }
 
-const EXACT: u32 = 4;
+// How a candidate is decided (`native.py` says when each applies).
+const EVAL: u32 = 0;
+const EXACT: u32 = 1;
+const AND: u32 = 2;
+const AND_NOT: u32 = 3;
+
+/// Phrases that start with a given pair of tokens.
+#[derive(Default)]
+struct Starts {
+    /// The two-token phrase, or NONE.
+    two: u32,
+    /// Longer ones: (key, lexicon id of the third token, length).
+    longer: Vec<(u32, u32, u32)>,
+}
 
 struct Rule {
     /// The id as UTF-8 (surrogates passed through): byte order is code point order.
@@ -87,13 +102,17 @@ fn bigram(a: u32, b: u32) -> u64 {
 #[pyclass(module = "wirewatch.query._native")]
 pub struct Index {
     lexicon: Lexicon,
+    /// Prefix keys of tokens that start more than `PREFIXES_INLINE`, by lexicon id.
+    many_prefixes: FxHashMap<u32, Box<[u32]>>,
     keys: Vec<Key>,
-    /// Per key: how many NEAR sides use it (its occurrences are recorded when > 0).
-    near_refs: Vec<u32>,
+    hot: Vec<KeyHot>,
     key_free: Vec<u32>,
+    /// Every key's postings, each key's together; moved keys leave garbage.
+    posts: Vec<Posting>,
+    post_garbage: usize,
     phrases: FxHashMap<Box<[u32]>, u32>,
-    /// The first two tokens' lexicon ids -> phrase keys that start so.
-    bigrams: FxHashMap<u64, Vec<u32>>,
+    /// The first two tokens' lexicon ids -> phrases that start so.
+    bigrams: FxHashMap<u64, Starts>,
     prefixes: FxHashMap<Box<str>, u32>,
     /// (length in bytes, how many prefixes have it), by length.
     prefix_lens: Vec<(usize, u32)>,
@@ -111,20 +130,65 @@ pub struct Index {
 
 impl Index {
     fn new_key(&mut self, kind: KeyKind) -> u32 {
-        let key = Key { kind, refs: 0, postings: Vec::new() };
+        let key = Key { kind, refs: 0, cap: 0 };
         match self.key_free.pop() {
             Some(k) => {
                 self.keys[k as usize] = key;
-                self.near_refs[k as usize] = 0;
+                self.hot[k as usize] = KeyHot::default();
                 k
             }
             None => {
                 self.keys.push(key);
-                self.near_refs.push(0);
-                self.story.grow_keys(self.keys.len());
+                self.hot.push(KeyHot::default());
                 (self.keys.len() - 1) as u32
             }
         }
+    }
+
+    /// Add a posting to a key, moving its postings to the end when they have no room.
+    fn post(&mut self, key: u32, posting: Posting) {
+        let (k, hot) = (key as usize, &mut self.hot[key as usize]);
+        let (at, len) = (hot.at as usize, hot.len as usize);
+        if len as u32 == self.keys[k].cap {
+            let cap = (2 * len).max(1);
+            let moved = self.posts.len();
+            self.posts.extend_from_within(at..at + len);
+            self.posts.resize(moved + cap, posting);
+            self.post_garbage += self.keys[k].cap as usize;
+            self.keys[k].cap = cap as u32;
+            hot.at = moved as u32;
+        }
+        self.posts[hot.at as usize + len] = posting;
+        hot.len += 1;
+    }
+
+    fn unpost(&mut self, key: u32, rule: u32) {
+        let hot = &mut self.hot[key as usize];
+        let run = &mut self.posts[hot.at as usize..(hot.at + hot.len) as usize];
+        let mut len = run.len();
+        let mut i = 0;
+        while i < len {
+            if run[i].rule == rule {
+                run.swap(i, len - 1);
+                len -= 1;
+            } else {
+                i += 1;
+            }
+        }
+        hot.len = len as u32;
+    }
+
+    /// Lay every key's postings out again, tightly, in key order.
+    fn compact_posts(&mut self) {
+        let mut posts = Vec::with_capacity(self.posts.len() - self.post_garbage);
+        for (key, hot) in self.keys.iter_mut().zip(self.hot.iter_mut()) {
+            let (at, len) = (hot.at as usize, hot.len as usize);
+            hot.at = posts.len() as u32;
+            key.cap = len as u32;
+            posts.extend_from_slice(&self.posts[at..at + len]);
+        }
+        self.posts = posts;
+        self.post_garbage = 0;
     }
 
     fn prefixes_changed(&mut self) {
@@ -158,7 +222,12 @@ impl Index {
                             self.lexicon.entry(t).refs += 1;
                         }
                         self.lexicon.entry(&tokens[0]).phrase_first += 1;
-                        self.bigrams.entry(bigram(ids[0], ids[1])).or_default().push(k);
+                        let starts = self.bigrams.entry(bigram(ids[0], ids[1])).or_insert_with(|| Starts { two: NONE, longer: Vec::new() });
+                        if ids.len() == 2 {
+                            starts.two = k;
+                        } else {
+                            starts.longer.push((k, ids[2], ids.len() as u32));
+                        }
                         self.phrases.insert(ids, k);
                         k
                     }
@@ -200,9 +269,12 @@ impl Index {
             }
             KeyKind::Phrase(ids, words) => {
                 let pair = bigram(ids[0], ids[1]);
-                if let Some(list) = self.bigrams.get_mut(&pair) {
-                    list.retain(|&x| x != key);
-                    if list.is_empty() {
+                if let Some(starts) = self.bigrams.get_mut(&pair) {
+                    if starts.two == key {
+                        starts.two = NONE;
+                    }
+                    starts.longer.retain(|&(x, _, _)| x != key);
+                    if starts.two == NONE && starts.longer.is_empty() {
                         self.bigrams.remove(&pair);
                     }
                 }
@@ -224,15 +296,17 @@ impl Index {
             }
             KeyKind::Free => unreachable!("a free key has no references"),
         }
-        self.keys[k].postings = Vec::new();
+        self.post_garbage += self.keys[k].cap as usize;
+        self.keys[k].cap = 0;
+        self.hot[k] = KeyHot::default();
         self.key_free.push(key);
     }
 
     /// Copy every rule's rank into its postings (after `Order` gave them all again).
     fn rerank(&mut self) {
         let order = &self.order;
-        for key in self.keys.iter_mut() {
-            for p in key.postings.iter_mut() {
+        for hot in self.hot.iter() {
+            for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
                 p.rank = order.rank(p.rule);
             }
         }
@@ -250,10 +324,10 @@ impl Index {
         self.code = code;
         self.garbage = 0;
         let rules = &self.rules;
-        for key in self.keys.iter_mut() {
-            for p in key.postings.iter_mut() {
+        for hot in self.hot.iter() {
+            for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
                 let at = rules[p.rule as usize].as_ref().expect("postings name live rules").code;
-                p.word = at << 3 | (p.word & 7);
+                p.word = at << 4 | (p.word & 15);
             }
         }
     }
@@ -261,7 +335,7 @@ impl Index {
     /// Mark the keys found in one field's tokens.
     fn scan(&mut self, field: u8, tokens: &Bound<'_, PyList>) -> PyResult<()> {
         let with_prefixes = !self.prefixes.is_empty();
-        let Index { lexicon, story, near_refs, prefixes, prefix_lens, prefix_gen, .. } = self;
+        let Index { lexicon, many_prefixes, story, hot, prefixes, prefix_lens, prefix_gen, .. } = self;
         // Lexicon id << 1 | 1 if a phrase starts with the token; NONE if unknown.
         let mut ids = std::mem::take(&mut story.ids);
         ids.clear();
@@ -275,20 +349,30 @@ impl Index {
             ids.push(lex.id << 1 | (lex.phrase_first != 0) as u32);
             let at = i as u32;
             if lex.term != NONE {
-                story.mark(lex.term, near_refs[lex.term as usize] != 0, field, at, at + 1);
+                story.mark(hot, lex.term, field, at, at + 1);
             }
-            if with_prefixes {
-                if lex.prefix_gen != *prefix_gen {
-                    let found = prefix_lens
-                        .iter()
-                        .take_while(|&&(n, _)| n <= text.len())
-                        .filter_map(|&(n, _)| text.get(..n).and_then(|head| prefixes.get(head)).copied());
-                    lex.prefixes = found.collect();
-                    lex.prefix_gen = *prefix_gen;
+            if !with_prefixes {
+                continue;
+            }
+            if lex.prefix_gen != *prefix_gen {
+                let found: Vec<u32> = prefix_lens
+                    .iter()
+                    .take_while(|&&(n, _)| n <= text.len())
+                    .filter_map(|&(n, _)| text.get(..n).and_then(|head| prefixes.get(head)).copied())
+                    .collect();
+                lex.n_prefixes = found.len() as u32;
+                lex.prefix = [NONE; PREFIXES_INLINE];
+                if found.len() <= PREFIXES_INLINE {
+                    lex.prefix[..found.len()].copy_from_slice(&found);
+                } else {
+                    many_prefixes.insert(lex.id, found.into());
                 }
-                for &k in lex.prefixes.iter() {
-                    story.mark(k, near_refs[k as usize] != 0, field, at, at + 1);
-                }
+                lex.prefix_gen = *prefix_gen;
+            }
+            let n = lex.n_prefixes as usize;
+            let found = if n <= PREFIXES_INLINE { &lex.prefix[..n] } else { &many_prefixes[&lex.id][..] };
+            for &k in found {
+                story.mark(hot, k, field, at, at + 1);
             }
         }
         if !self.bigrams.is_empty() {
@@ -297,14 +381,22 @@ impl Index {
                 if a == NONE || a & 1 == 0 || b == NONE {
                     continue;
                 }
-                let Some(found) = self.bigrams.get(&bigram(a >> 1, b >> 1)) else { continue };
-                for &k in found {
-                    let KeyKind::Phrase(words, _) = &self.keys[k as usize].kind else { continue };
-                    let rest = &words[2..];
-                    if ids.len() >= i + 2 + rest.len() && ids[i + 2..i + 2 + rest.len()].iter().zip(rest).all(|(&x, &w)| x != NONE && x >> 1 == w) {
-                        let near = self.near_refs[k as usize] != 0;
-                        self.story.mark(k, near, field, i as u32, (i + words.len()) as u32);
+                let Some(starts) = self.bigrams.get(&bigram(a >> 1, b >> 1)) else { continue };
+                if starts.two != NONE {
+                    self.story.mark(&mut self.hot, starts.two, field, i as u32, i as u32 + 2);
+                }
+                for &(k, third, len) in starts.longer.iter() {
+                    let end = i + len as usize;
+                    if end > ids.len() || ids[i + 2] == NONE || ids[i + 2] >> 1 != third {
+                        continue;
                     }
+                    if len > 3 {
+                        let KeyKind::Phrase(words, _) = &self.keys[k as usize].kind else { continue };
+                        if !ids[i + 3..end].iter().zip(&words[3..]).all(|(&x, &w)| x != NONE && x >> 1 == w) {
+                            continue;
+                        }
+                    }
+                    self.story.mark(&mut self.hot, k, field, i as u32, end as u32);
                 }
             }
         }
@@ -314,15 +406,22 @@ impl Index {
 
     /// The rules whose anchors were found, decided, into `story.matched`.
     fn collect(&mut self) {
-        let Index { keys, code, story, .. } = self;
+        let Index { hot, posts, code, story, .. } = self;
         for i in 0..story.present.len() {
-            let key = story.present[i];
-            let fields = story.fields(key) as u32;
-            for p in keys[key as usize].postings.iter() {
+            let h = hot[story.present[i] as usize];
+            let fields = h.state & 3;
+            for p in posts[h.at as usize..(h.at + h.len) as usize].iter() {
                 if p.word & fields == 0 {
                     continue;
                 }
-                if p.word & EXACT != 0 || story.eval(&Block::at(code, p.word >> 3)) {
+                let true_ = match p.word >> 2 & 3 {
+                    EXACT => true,
+                    AND => story.leaf(hot, p.leaf),
+                    AND_NOT => !story.leaf(hot, p.leaf),
+                    EVAL => story.eval(hot, &Block::at(code, p.word >> 4)),
+                    _ => unreachable!("two bits"),
+                };
+                if true_ {
                     story.matched.push((p.rank, p.rule));
                 }
             }
@@ -336,9 +435,12 @@ impl Index {
     fn new() -> Self {
         Index {
             lexicon: Lexicon::new(),
+            many_prefixes: FxHashMap::default(),
             keys: Vec::new(),
-            near_refs: Vec::new(),
+            hot: Vec::new(),
             key_free: Vec::new(),
+            posts: Vec::new(),
+            post_garbage: 0,
             phrases: FxHashMap::default(),
             bigrams: FxHashMap::default(),
             prefixes: FxHashMap::default(),
@@ -359,8 +461,9 @@ impl Index {
     ///
     /// leaves: (kind, tokens, fields) per leaf; nears: (left leaves, right
     /// leaves, distance); program: postfix over leaves and NEARs; anchors:
-    /// leaves one of which is true whenever the rule is; exact: the rule is
-    /// true whenever an anchor is.
+    /// leaves one of which is true whenever the rule is; decide: (mode, leaf)
+    /// says what else makes the rule true once an anchor is: nothing (1),
+    /// that leaf (2), that leaf being false (3), or its program (0).
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
@@ -370,16 +473,20 @@ impl Index {
         nears: Vec<NearSpec>,
         program: Vec<u32>,
         anchors: Vec<u16>,
-        exact: bool,
+        decide: (u32, u16),
     ) -> PyResult<u32> {
         program::check(&leaves, &nears, &program, &anchors)?;
+        let (mode, other) = decide;
+        if mode > AND_NOT || (mode >= AND && other as usize >= leaves.len()) {
+            return Err(PyValueError::new_err("malformed rule: decide"));
+        }
         if self.keys.len() + leaves.len() >= MAX_KEYS || self.code.len() + (1 << 20) >= MAX_CODE {
             return Err(PyValueError::new_err("too many rules"));
         }
         let keys: Vec<u32> = leaves.iter().map(|(kind, tokens, _)| self.acquire(*kind, tokens)).collect();
         for (left, right, _) in &nears {
             for &i in left.iter().chain(right) {
-                self.near_refs[keys[i as usize] as usize] += 1;
+                self.hot[keys[i as usize] as usize].near += 1;
             }
         }
         let at = self.code.len() as u32;
@@ -395,9 +502,10 @@ impl Index {
         let sort_key: Box<[u8]> = sort_key.into();
         let reranked = self.order.insert(sort_key.clone(), slot);
         let rank = self.order.rank(slot);
+        let leaf = if mode >= AND { keys[other as usize] << 2 | leaves[other as usize].2 as u32 } else { 0 };
         for &a in anchors.iter() {
-            let word = at << 3 | if exact { EXACT } else { 0 } | leaves[a as usize].2 as u32;
-            self.keys[keys[a as usize] as usize].postings.push(Posting { rank, rule: slot, word });
+            let word = at << 4 | mode << 2 | leaves[a as usize].2 as u32;
+            self.post(keys[a as usize], Posting { rank, rule: slot, word, leaf });
         }
         self.rules[slot as usize] = Some(Rule { sort_key, code: at, anchors: anchors.into() });
         self.names[slot as usize] = Some(name.unbind());
@@ -418,16 +526,16 @@ impl Index {
         self.order.remove(&rule.sort_key);
         let block = Block::at(&self.code, rule.code);
         let keys: Vec<u32> = (0..block.leaves.len()).map(|i| block.leaf(i).0).collect();
-        for &a in rule.anchors.iter() {
-            self.keys[keys[a as usize] as usize].postings.retain(|p| p.rule != slot);
-        }
         for j in 0..block.n_nears {
             let (left, right, _) = block.near(j);
             for &i in left.iter().chain(right) {
-                self.near_refs[keys[i as usize] as usize] -= 1;
+                self.hot[keys[i as usize] as usize].near -= 1;
             }
         }
         self.garbage += block.len();
+        for &a in rule.anchors.iter() {
+            self.unpost(keys[a as usize], slot);
+        }
         for key in keys {
             self.release(key);
         }
@@ -435,7 +543,16 @@ impl Index {
         if self.garbage > (1 << 20).max(self.code.len() / 2) {
             self.compact_code();
         }
+        if self.post_garbage > (1 << 16).max(self.posts.len() / 2) {
+            self.compact_posts();
+        }
         Ok(())
+    }
+
+    /// Lay the index out again, tightly (after a bulk load).
+    fn compact(&mut self) {
+        self.compact_code();
+        self.compact_posts();
     }
 
     /// Names of the rules a story matches, sorted, given each field's tokens.
@@ -446,8 +563,11 @@ impl Index {
         title: &Bound<'py, PyList>,
         body: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyList>> {
-        self.lexicon.trim();
-        self.story.begin();
+        if self.lexicon.trim() {
+            self.many_prefixes.clear();
+            self.prefixes_changed();
+        }
+        self.story.begin(&mut self.hot);
         self.scan(TITLE, title)?;
         self.scan(BODY, body)?;
         self.collect();

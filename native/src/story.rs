@@ -1,9 +1,21 @@
 //! What one story holds, as the index sees it, and rules evaluated against it.
 //!
-//! Arrays indexed by key carry a per-story stamp, so nothing is cleared
-//! between stories.
+//! A key's state carries a per-story stamp, so nothing is cleared between
+//! stories.
 
 use crate::program::{Block, ARG_MASK, OP_AND, OP_LEAF, OP_NEAR, OP_NOT, OP_OR};
+
+/// What matching touches of a key, together: one cache line holds four.
+#[derive(Clone, Copy, Default)]
+pub struct KeyHot {
+    /// stamp << 2 | the fields the key was found in (an old stamp: not found).
+    pub state: u32,
+    /// NEAR sides that use the key (its occurrences are recorded when > 0).
+    pub near: u32,
+    /// The key's postings: `Index::posts[at..at + len]`.
+    pub at: u32,
+    pub len: u32,
+}
 
 pub const TITLE: u8 = 1;
 pub const BODY: u8 = 2;
@@ -21,8 +33,6 @@ struct Occ {
 #[derive(Default)]
 pub struct Story {
     stamp: u32,
-    /// Per key: stamp << 2 | the fields it was found in (an old stamp: not found).
-    key_state: Vec<u32>,
     /// Keys found, in the order found.
     pub present: Vec<u32>,
     occ: Vec<Occ>,
@@ -37,16 +47,10 @@ pub struct Story {
 }
 
 impl Story {
-    pub fn grow_keys(&mut self, n: usize) {
-        if self.key_state.len() < n {
-            self.key_state.resize(n, 0);
-        }
-    }
-
-    pub fn begin(&mut self) {
+    pub fn begin(&mut self, hot: &mut [KeyHot]) {
         self.stamp += 1;
         if self.stamp > STAMP_MAX {
-            self.key_state.iter_mut().for_each(|x| *x = 0);
+            hot.iter_mut().for_each(|h| h.state = 0);
             self.stamp = 1;
         }
         self.present.clear();
@@ -57,22 +61,22 @@ impl Story {
 
     /// Key `key` is in `field` at tokens start..end.
     #[inline]
-    pub fn mark(&mut self, key: u32, near: bool, field: u8, start: u32, end: u32) {
-        let state = &mut self.key_state[key as usize];
-        if *state >> 2 != self.stamp {
-            *state = self.stamp << 2;
+    pub fn mark(&mut self, hot: &mut [KeyHot], key: u32, field: u8, start: u32, end: u32) {
+        let h = &mut hot[key as usize];
+        if h.state >> 2 != self.stamp {
+            h.state = self.stamp << 2;
             self.present.push(key);
         }
-        *state |= field as u32;
-        if near {
+        h.state |= field as u32;
+        if h.near != 0 {
             self.occ.push(Occ { key, field, start, end });
         }
     }
 
     /// The fields `key` was found in.
     #[inline]
-    pub fn fields(&self, key: u32) -> u8 {
-        let state = self.key_state[key as usize];
+    pub fn fields(&self, hot: &[KeyHot], key: u32) -> u8 {
+        let state = hot[key as usize].state;
         if state >> 2 == self.stamp {
             (state & 3) as u8
         } else {
@@ -80,11 +84,17 @@ impl Story {
         }
     }
 
-    fn spans(&self, block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
+    /// Whether a leaf (key << 2 | fields) is true.
+    #[inline]
+    pub fn leaf(&self, hot: &[KeyHot], leaf: u32) -> bool {
+        self.fields(hot, leaf >> 2) & (leaf & 3) as u8 != 0
+    }
+
+    fn spans(&self, hot: &[KeyHot], block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
         out.clear();
         for &i in sides {
             let (key, mask) = block.leaf(i as usize);
-            if mask & field == 0 || self.fields(key) & field == 0 {
+            if mask & field == 0 || self.fields(hot, key) & field == 0 {
                 continue;
             }
             let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
@@ -95,7 +105,7 @@ impl Story {
 
     /// An occurrence of a left leaf and one of a right leaf in one field, not
     /// overlapping, at most `distance` tokens apart.
-    fn near(&mut self, block: &Block, j: usize) -> bool {
+    fn near(&mut self, hot: &[KeyHot], block: &Block, j: usize) -> bool {
         if !self.occ_sorted {
             self.occ.sort_unstable();
             self.occ_sorted = true;
@@ -104,11 +114,11 @@ impl Story {
         let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
         let mut found = false;
         for field in [TITLE, BODY] {
-            self.spans(block, lefts, field, &mut left);
+            self.spans(hot, block, lefts, field, &mut left);
             if left.is_empty() {
                 continue;
             }
-            self.spans(block, rights, field, &mut right);
+            self.spans(hot, block, rights, field, &mut right);
             found = left.iter().any(|&(a0, a1)| {
                 right.iter().any(|&(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d))
             });
@@ -122,7 +132,7 @@ impl Story {
     }
 
     /// The value of a rule's program for this story.
-    pub fn eval(&mut self, block: &Block) -> bool {
+    pub fn eval(&mut self, hot: &[KeyHot], block: &Block) -> bool {
         let mut stack = std::mem::take(&mut self.stack);
         stack.clear();
         for &op in block.program {
@@ -130,10 +140,10 @@ impl Story {
             match op >> 24 {
                 OP_LEAF => {
                     let (key, mask) = block.leaf(arg);
-                    stack.push(self.fields(key) & mask != 0);
+                    stack.push(self.fields(hot, key) & mask != 0);
                 }
                 OP_NEAR => {
-                    let v = self.near(block, arg);
+                    let v = self.near(hot, block, arg);
                     stack.push(v);
                 }
                 OP_NOT => {

@@ -11,7 +11,7 @@ goes to the core as plain data:
   2 NOT, 3 AND of the last n values, 4 OR of the last n;
 * anchors: leaves one of which is true whenever the rule is (see
   `anchors.py`; a NEAR is anchored by the leaves of its rarer side), and
-  whether the rule is just an OR of its anchors (true when one is).
+  what else decides the rule once an anchor is found (`_decide`).
 
 `available()` says whether the core was built; otherwise `Matcher` uses the
 pure-Python index, which gives the same answers.
@@ -19,6 +19,7 @@ pure-Python index, which gives the same answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .anchors import anchors
@@ -31,6 +32,7 @@ except ImportError:  # not built: no Rust toolchain when installed
 
 TERM, PHRASE, PREFIX = 0, 1, 2
 OP_LEAF, OP_NEAR, OP_NOT, OP_AND, OP_OR = 0, 1, 2, 3, 4
+EVAL, EXACT, AND, AND_NOT = 0, 1, 2, 3
 _FIELDS = {"title": 1, "body": 2, None: 3}
 
 
@@ -38,8 +40,8 @@ def available() -> bool:
     return _native is not None
 
 
-def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[list[int], list[int], int]], list[int], list[int], bool]:
-    """(leaves, NEARs, program, anchors, exact) for a rule in negation normal form."""
+def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[list[int], list[int], int]], list[int], list[int], tuple[int, int]]:
+    """(leaves, NEARs, program, anchors, decide) for a rule in negation normal form."""
     leaves: list[tuple[int, list[str], int]] = []
     numbers: dict[Leaf, int] = {}
     nears: list[tuple[list[int], list[int], int]] = []
@@ -72,8 +74,39 @@ def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[l
     if chosen is None:  # pragma: no cover - parse() rejects every such query
         raise ValueError("the query has no word it must contain")
     anchor_leaves = list(dict.fromkeys(leaf(x) for x in chosen[1]))  # type: ignore[arg-type]
-    exact = isinstance(nnf, Leaf) or (isinstance(nnf, Or) and all(isinstance(c, Leaf) for c in nnf.children))
-    return leaves, nears, program, anchor_leaves, exact
+    return leaves, nears, program, anchor_leaves, _decide(nnf, anchor_leaves, leaf)
+
+
+def _leaves_of(e: Expr) -> list[Leaf] | None:
+    """The leaves of a leaf or an OR of leaves (true exactly when one of them is); else None."""
+    if isinstance(e, Leaf):
+        return [e]
+    if isinstance(e, Or) and all(isinstance(c, Leaf) for c in e.children):
+        return list(e.children)  # type: ignore[arg-type]
+    return None
+
+
+def _decide(nnf: Expr, anchor_leaves: list[int], leaf: Callable[[Leaf], int]) -> tuple[int, int]:
+    """What makes the rule true once one of its anchors is found: (mode, leaf).
+
+    The common shapes are decided in the posting itself, without the rule's
+    program: an OR of leaves (the anchors) is true outright; `a AND b` or
+    `a AND NOT b`, anchored by the leaves of `a`, is true when `b` is
+    (false).
+    """
+    found = _leaves_of(nnf)
+    if found is not None and set(map(leaf, found)) == set(anchor_leaves):
+        return EXACT, 0
+    if isinstance(nnf, And) and len(nnf.children) == 2:
+        for first, second in (nnf.children, nnf.children[::-1]):
+            found = _leaves_of(first)
+            if found is None or set(map(leaf, found)) != set(anchor_leaves):
+                continue
+            if isinstance(second, Leaf):
+                return AND, leaf(second)
+            if isinstance(second, Not) and isinstance(second.child, Leaf):
+                return AND_NOT, leaf(second.child)
+    return EVAL, 0
 
 
 class NativeIndex:
@@ -93,7 +126,7 @@ class NativeIndex:
         self._core.remove(self._slot.pop(rule_id))
 
     def compact(self) -> None:
-        pass
+        self._core.compact()
 
     def match(self, title_tokens: list[str], body_tokens: list[str]) -> list[str]:
         return self._core.match(title_tokens, body_tokens)
