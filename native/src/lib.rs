@@ -34,8 +34,8 @@ use pyo3::types::{PyList, PyString};
 use rustc_hash::FxHashMap;
 use story::{KeyHot, Story, BODY, TITLE};
 
-/// Code offsets share a word with two flags (see `Posting`).
-const MAX_CODE: usize = 1 << 29;
+/// Code offsets share a word with a mode and fields (see `Posting`).
+const MAX_CODE: usize = 1 << 27;
 /// Keys share a word with their fields in a code block.
 const MAX_KEYS: usize = 1 << 30;
 
@@ -57,23 +57,34 @@ struct Key {
 }
 
 /// A rule posted under one of its anchors, with what decides it once the
-/// anchor is found: nothing more, one more leaf, or its code block.
+/// anchor is found: for the common shapes, nothing or a leaf or two (`a`,
+/// `b`: key << 2 | fields) given here; for the others, its code block.
 #[derive(Clone, Copy)]
 struct Posting {
     /// Where the rule sorts (`Order`).
     rank: u64,
     rule: u32,
-    /// code offset << 4 | mode << 2 | the fields the anchor must be in.
+    /// code offset << 5 | mode << 2 | the fields the anchor must be in.
     word: u32,
-    /// For AND / AND_NOT: the other leaf, key << 2 | fields.
-    leaf: u32,
+    a: u32,
+    b: u32,
 }
 
 // How a candidate is decided (`native.py` says when each applies).
+/// Run the block's program.
 const EVAL: u32 = 0;
+/// True.
 const EXACT: u32 = 1;
+/// True if `a` is.
 const AND: u32 = 2;
+/// True if `a` is not.
 const AND_NOT: u32 = 3;
+/// True if `a` or `b` is.
+const AND_EITHER: u32 = 4;
+/// True if the anchor is within `b` tokens of `a` (the rule is one NEAR of two leaves).
+const NEAR: u32 = 5;
+const MODE_SHIFT: u32 = 2;
+const CODE_SHIFT: u32 = 5;
 
 /// Phrases that start with a given pair of tokens.
 #[derive(Default)]
@@ -90,6 +101,19 @@ struct Rule {
     code: u32,
     /// Leaves (indices) the rule is posted under.
     anchors: Box<[u16]>,
+}
+
+/// Ask for the cache line holding `x`: the misses of many independent
+/// look-ups then overlap instead of coming one after another.
+#[inline(always)]
+fn prefetch<T>(x: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(x as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 #[inline]
@@ -327,7 +351,7 @@ impl Index {
         for hot in self.hot.iter() {
             for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
                 let at = rules[p.rule as usize].as_ref().expect("postings name live rules").code;
-                p.word = at << 4 | (p.word & 15);
+                p.word = at << CODE_SHIFT | (p.word & ((1 << CODE_SHIFT) - 1));
             }
         }
     }
@@ -407,19 +431,27 @@ impl Index {
     /// The rules whose anchors were found, decided, into `story.matched`.
     fn collect(&mut self) {
         let Index { hot, posts, code, story, .. } = self;
+        for &key in story.present.iter() {
+            let h = &hot[key as usize];
+            if h.len > 0 {
+                prefetch(&posts[h.at as usize]);
+            }
+        }
         for i in 0..story.present.len() {
-            let h = hot[story.present[i] as usize];
+            let key = story.present[i];
+            let h = hot[key as usize];
             let fields = h.state & 3;
             for p in posts[h.at as usize..(h.at + h.len) as usize].iter() {
                 if p.word & fields == 0 {
                     continue;
                 }
-                let true_ = match p.word >> 2 & 3 {
+                let true_ = match p.word >> MODE_SHIFT & 7 {
                     EXACT => true,
-                    AND => story.leaf(hot, p.leaf),
-                    AND_NOT => !story.leaf(hot, p.leaf),
-                    EVAL => story.eval(hot, &Block::at(code, p.word >> 4)),
-                    _ => unreachable!("two bits"),
+                    AND => story.leaf(hot, p.a),
+                    AND_NOT => !story.leaf(hot, p.a),
+                    AND_EITHER => story.leaf(hot, p.a) || story.leaf(hot, p.b),
+                    NEAR => story.near_pair(hot, key << 2 | (p.word & 3), p.a, p.b),
+                    _ => story.eval(hot, &Block::at(code, p.word >> CODE_SHIFT)),
                 };
                 if true_ {
                     story.matched.push((p.rank, p.rule));
@@ -461,9 +493,9 @@ impl Index {
     ///
     /// leaves: (kind, tokens, fields) per leaf; nears: (left leaves, right
     /// leaves, distance); program: postfix over leaves and NEARs; anchors:
-    /// leaves one of which is true whenever the rule is; decide: (mode, leaf)
-    /// says what else makes the rule true once an anchor is: nothing (1),
-    /// that leaf (2), that leaf being false (3), or its program (0).
+    /// leaves one of which is true whenever the rule is; decide: (mode, x, y)
+    /// says what else makes the rule true once an anchor is (see `Posting`):
+    /// x and y are leaves, but y is the distance for NEAR.
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
@@ -473,14 +505,22 @@ impl Index {
         nears: Vec<NearSpec>,
         program: Vec<u32>,
         anchors: Vec<u16>,
-        decide: (u32, u16),
+        decide: (u32, u32, u32),
     ) -> PyResult<u32> {
         program::check(&leaves, &nears, &program, &anchors)?;
-        let (mode, other) = decide;
-        if mode > AND_NOT || (mode >= AND && other as usize >= leaves.len()) {
+        let (mode, x, y) = decide;
+        let n = leaves.len() as u32;
+        let ok = match mode {
+            EVAL | EXACT => true,
+            AND | AND_NOT => x < n,
+            AND_EITHER => x < n && y < n,
+            NEAR => x < n && anchors.len() == 1,
+            _ => false,
+        };
+        if !ok {
             return Err(PyValueError::new_err("malformed rule: decide"));
         }
-        if self.keys.len() + leaves.len() >= MAX_KEYS || self.code.len() + (1 << 20) >= MAX_CODE {
+        if self.keys.len() + leaves.len() >= MAX_KEYS || self.code.len() + program.len() + (1 << 20) >= MAX_CODE {
             return Err(PyValueError::new_err("too many rules"));
         }
         let keys: Vec<u32> = leaves.iter().map(|(kind, tokens, _)| self.acquire(*kind, tokens)).collect();
@@ -502,10 +542,11 @@ impl Index {
         let sort_key: Box<[u8]> = sort_key.into();
         let reranked = self.order.insert(sort_key.clone(), slot);
         let rank = self.order.rank(slot);
-        let leaf = if mode >= AND { keys[other as usize] << 2 | leaves[other as usize].2 as u32 } else { 0 };
-        for &a in anchors.iter() {
-            let word = at << 4 | mode << 2 | leaves[a as usize].2 as u32;
-            self.post(keys[a as usize], Posting { rank, rule: slot, word, leaf });
+        let leaf = |i: u32| if i < n { keys[i as usize] << 2 | leaves[i as usize].2 as u32 } else { 0 };
+        let (a, b) = (leaf(x), if mode == NEAR { y } else { leaf(y) });
+        for &anchor in anchors.iter() {
+            let word = at << CODE_SHIFT | mode << MODE_SHIFT | leaves[anchor as usize].2 as u32;
+            self.post(keys[anchor as usize], Posting { rank, rule: slot, word, a, b });
         }
         self.rules[slot as usize] = Some(Rule { sort_key, code: at, anchors: anchors.into() });
         self.names[slot as usize] = Some(name.unbind());
@@ -575,6 +616,14 @@ impl Index {
         matched.sort_unstable();
         matched.dedup();
         let names = &self.names;
+        for &(_, r) in matched.iter() {
+            prefetch(&names[r as usize]);
+        }
+        for &(_, r) in matched.iter() {
+            if let Some(name) = &names[r as usize] {
+                prefetch(name.as_ptr());
+            }
+        }
         PyList::new(py, matched.iter().map(|&(_, r)| names[r as usize].as_ref().expect("matched rules are live").bind(py)))
     }
 

@@ -90,26 +90,50 @@ impl Story {
         self.fields(hot, leaf >> 2) & (leaf & 3) as u8 != 0
     }
 
+    /// Occurrences of a key in a field, once `occ` is sorted.
+    fn occurrences(&self, key: u32, field: u8) -> &[Occ] {
+        let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
+        let hi = self.occ.partition_point(|o| (o.key, o.field) <= (key, field));
+        &self.occ[lo..hi]
+    }
+
+    fn sort_occurrences(&mut self) {
+        if !self.occ_sorted {
+            self.occ.sort_unstable();
+            self.occ_sorted = true;
+        }
+    }
+
     fn spans(&self, hot: &[KeyHot], block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
         out.clear();
         for &i in sides {
             let (key, mask) = block.leaf(i as usize);
-            if mask & field == 0 || self.fields(hot, key) & field == 0 {
+            if mask & field != 0 && self.fields(hot, key) & field != 0 {
+                out.extend(self.occurrences(key, field).iter().map(|o| (o.start, o.end)));
+            }
+        }
+    }
+
+    /// A leaf NEAR another (each key << 2 | fields), without the rule's block.
+    pub fn near_pair(&mut self, hot: &[KeyHot], a: u32, b: u32, distance: u32) -> bool {
+        self.sort_occurrences();
+        let here = |leaf: u32, field: u8| leaf & field as u32 != 0 && self.fields(hot, leaf >> 2) & field != 0;
+        for field in [TITLE, BODY] {
+            if !here(a, field) || !here(b, field) {
                 continue;
             }
-            let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
-            let hi = self.occ.partition_point(|o| (o.key, o.field) <= (key, field));
-            out.extend(self.occ[lo..hi].iter().map(|o| (o.start, o.end)));
+            let (left, right) = (self.occurrences(a >> 2, field), self.occurrences(b >> 2, field));
+            if close(left.iter().map(|o| (o.start, o.end)), right.iter().map(|o| (o.start, o.end)), distance) {
+                return true;
+            }
         }
+        false
     }
 
     /// An occurrence of a left leaf and one of a right leaf in one field, not
     /// overlapping, at most `distance` tokens apart.
     fn near(&mut self, hot: &[KeyHot], block: &Block, j: usize) -> bool {
-        if !self.occ_sorted {
-            self.occ.sort_unstable();
-            self.occ_sorted = true;
-        }
+        self.sort_occurrences();
         let (lefts, rights, d) = block.near(j);
         let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
         let mut found = false;
@@ -119,9 +143,7 @@ impl Story {
                 continue;
             }
             self.spans(hot, block, rights, field, &mut right);
-            found = left.iter().any(|&(a0, a1)| {
-                right.iter().any(|&(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d))
-            });
+            found = close(left.iter().copied(), right.iter().copied(), d);
             if found {
                 break;
             }
@@ -167,4 +189,11 @@ impl Story {
         self.stack = stack;
         v
     }
+}
+
+/// Two spans, one from each side, that do not overlap and have at most
+/// `distance` tokens between them, in either order.
+fn close(left: impl Iterator<Item = (u32, u32)>, right: impl Iterator<Item = (u32, u32)> + Clone, distance: u32) -> bool {
+    let d = distance;
+    left.into_iter().any(|(a0, a1)| right.clone().any(|(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d)))
 }

@@ -32,7 +32,7 @@ except ImportError:  # not built: no Rust toolchain when installed
 
 TERM, PHRASE, PREFIX = 0, 1, 2
 OP_LEAF, OP_NEAR, OP_NOT, OP_AND, OP_OR = 0, 1, 2, 3, 4
-EVAL, EXACT, AND, AND_NOT = 0, 1, 2, 3
+EVAL, EXACT, AND, AND_NOT, AND_EITHER, NEAR = 0, 1, 2, 3, 4, 5
 _FIELDS = {"title": 1, "body": 2, None: 3}
 
 
@@ -40,7 +40,7 @@ def available() -> bool:
     return _native is not None
 
 
-def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[list[int], list[int], int]], list[int], list[int], tuple[int, int]]:
+def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[list[int], list[int], int]], list[int], list[int], tuple[int, int, int]]:
     """(leaves, NEARs, program, anchors, decide) for a rule in negation normal form."""
     leaves: list[tuple[int, list[str], int]] = []
     numbers: dict[Leaf, int] = {}
@@ -86,27 +86,37 @@ def _leaves_of(e: Expr) -> list[Leaf] | None:
     return None
 
 
-def _decide(nnf: Expr, anchor_leaves: list[int], leaf: Callable[[Leaf], int]) -> tuple[int, int]:
-    """What makes the rule true once one of its anchors is found: (mode, leaf).
+def _decide(nnf: Expr, anchor_leaves: list[int], leaf: Callable[[Leaf], int]) -> tuple[int, int, int]:
+    """What makes the rule true once one of its anchors is found: (mode, x, y).
 
     The common shapes are decided in the posting itself, without the rule's
-    program: an OR of leaves (the anchors) is true outright; `a AND b` or
-    `a AND NOT b`, anchored by the leaves of `a`, is true when `b` is
-    (false).
+    program: an OR of leaves (the anchors) is true outright; `a AND b`,
+    `a AND NOT b` and `a AND (b OR c)`, anchored by the leaves of `a`, on
+    `b`, `c`; a NEAR of two leaves on where the other one is (y = distance).
     """
+    anchored = set(anchor_leaves)
     found = _leaves_of(nnf)
-    if found is not None and set(map(leaf, found)) == set(anchor_leaves):
-        return EXACT, 0
+    if found is not None and set(map(leaf, found)) == anchored:
+        return EXACT, 0, 0
+    if isinstance(nnf, Near) and len(nnf.left) == 1 and len(nnf.right) == 1:
+        left, right = leaf(nnf.left[0]), leaf(nnf.right[0])
+        if anchored == {left}:
+            return NEAR, right, nnf.distance
+        if anchored == {right}:
+            return NEAR, left, nnf.distance
     if isinstance(nnf, And) and len(nnf.children) == 2:
         for first, second in (nnf.children, nnf.children[::-1]):
             found = _leaves_of(first)
-            if found is None or set(map(leaf, found)) != set(anchor_leaves):
+            if found is None or set(map(leaf, found)) != anchored:
                 continue
             if isinstance(second, Leaf):
-                return AND, leaf(second)
+                return AND, leaf(second), 0
             if isinstance(second, Not) and isinstance(second.child, Leaf):
-                return AND_NOT, leaf(second.child)
-    return EVAL, 0
+                return AND_NOT, leaf(second.child), 0
+            either = _leaves_of(second)
+            if either is not None and len(either) == 2:
+                return AND_EITHER, leaf(either[0]), leaf(either[1])
+    return EVAL, 0, 0
 
 
 class NativeIndex:
