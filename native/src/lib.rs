@@ -54,6 +54,8 @@ struct Key {
     refs: u32,
     /// Room for postings at `KeyHot::at`.
     cap: u32,
+    /// NEAR sides of live rules that are this key.
+    near: u32,
 }
 
 /// A rule posted under one of its anchors, with what decides it once the
@@ -87,12 +89,19 @@ const MODE_SHIFT: u32 = 2;
 const CODE_SHIFT: u32 = 5;
 
 /// Phrases that start with a given pair of tokens.
-#[derive(Default)]
 struct Starts {
     /// The two-token phrase, or NONE.
     two: u32,
-    /// Longer ones: (key, lexicon id of the third token, length).
-    longer: Vec<(u32, u32, u32)>,
+    /// Longer ones: (key, lexicon id of the third token, length); the first
+    /// here (NONE key if none) so that the usual case reads no other memory.
+    longer: (u32, u32, u32),
+    more: Vec<(u32, u32, u32)>,
+}
+
+impl Starts {
+    fn longer(&self) -> impl Iterator<Item = &(u32, u32, u32)> {
+        std::iter::once(&self.longer).filter(|x| x.0 != NONE).chain(self.more.iter())
+    }
 }
 
 struct Rule {
@@ -154,7 +163,7 @@ pub struct Index {
 
 impl Index {
     fn new_key(&mut self, kind: KeyKind) -> u32 {
-        let key = Key { kind, refs: 0, cap: 0 };
+        let key = Key { kind, refs: 0, cap: 0, near: 0 };
         match self.key_free.pop() {
             Some(k) => {
                 self.keys[k as usize] = key;
@@ -246,11 +255,17 @@ impl Index {
                             self.lexicon.entry(t).refs += 1;
                         }
                         self.lexicon.entry(&tokens[0]).phrase_first += 1;
-                        let starts = self.bigrams.entry(bigram(ids[0], ids[1])).or_insert_with(|| Starts { two: NONE, longer: Vec::new() });
+                        let starts = self.bigrams.entry(bigram(ids[0], ids[1])).or_insert_with(|| Starts {
+                            two: NONE,
+                            longer: (NONE, 0, 0),
+                            more: Vec::new(),
+                        });
                         if ids.len() == 2 {
                             starts.two = k;
+                        } else if starts.longer.0 == NONE {
+                            starts.longer = (k, ids[2], ids.len() as u32);
                         } else {
-                            starts.longer.push((k, ids[2], ids.len() as u32));
+                            starts.more.push((k, ids[2], ids.len() as u32));
                         }
                         self.phrases.insert(ids, k);
                         k
@@ -297,8 +312,11 @@ impl Index {
                     if starts.two == key {
                         starts.two = NONE;
                     }
-                    starts.longer.retain(|&(x, _, _)| x != key);
-                    if starts.two == NONE && starts.longer.is_empty() {
+                    starts.more.retain(|&(x, _, _)| x != key);
+                    if starts.longer.0 == key {
+                        starts.longer = starts.more.pop().unwrap_or((NONE, 0, 0));
+                    }
+                    if starts.two == NONE && starts.longer.0 == NONE {
                         self.bigrams.remove(&pair);
                     }
                 }
@@ -409,7 +427,7 @@ impl Index {
                 if starts.two != NONE {
                     self.story.mark(&mut self.hot, starts.two, field, i as u32, i as u32 + 2);
                 }
-                for &(k, third, len) in starts.longer.iter() {
+                for &(k, third, len) in starts.longer() {
                     let end = i + len as usize;
                     if end > ids.len() || ids[i + 2] == NONE || ids[i + 2] >> 1 != third {
                         continue;
@@ -440,7 +458,7 @@ impl Index {
         for i in 0..story.present.len() {
             let key = story.present[i];
             let h = hot[key as usize];
-            let fields = h.state & 3;
+            let fields = story.fields(hot, key) as u32;
             for p in posts[h.at as usize..(h.at + h.len) as usize].iter() {
                 if p.word & fields == 0 {
                     continue;
@@ -526,7 +544,9 @@ impl Index {
         let keys: Vec<u32> = leaves.iter().map(|(kind, tokens, _)| self.acquire(*kind, tokens)).collect();
         for (left, right, _) in &nears {
             for &i in left.iter().chain(right) {
-                self.hot[keys[i as usize] as usize].near += 1;
+                let k = keys[i as usize] as usize;
+                self.keys[k].near += 1;
+                self.hot[k].set_near(true);
             }
         }
         let at = self.code.len() as u32;
@@ -570,7 +590,9 @@ impl Index {
         for j in 0..block.n_nears {
             let (left, right, _) = block.near(j);
             for &i in left.iter().chain(right) {
-                self.hot[keys[i as usize] as usize].near -= 1;
+                let k = keys[i as usize] as usize;
+                self.keys[k].near -= 1;
+                self.hot[k].set_near(self.keys[k].near > 0);
             }
         }
         self.garbage += block.len();

@@ -3,31 +3,67 @@
 //! A key's state carries a per-story stamp, so nothing is cleared between
 //! stories.
 
+use crate::lexicon::NONE;
 use crate::program::{Block, ARG_MASK, OP_AND, OP_LEAF, OP_NEAR, OP_NOT, OP_OR};
+
+const NEAR_BIT: u32 = 4;
+const STAMP_SHIFT: u32 = 3;
+const STAMP_MAX: u32 = (1 << (32 - STAMP_SHIFT)) - 1;
 
 /// What matching touches of a key, together: one cache line holds four.
 #[derive(Clone, Copy, Default)]
 pub struct KeyHot {
-    /// stamp << 2 | the fields the key was found in (an old stamp: not found).
-    pub state: u32,
-    /// NEAR sides that use the key (its occurrences are recorded when > 0).
-    pub near: u32,
+    /// stamp << 3 | NEAR_BIT if some NEAR uses the key (then its occurrences
+    /// are recorded) | the fields it was found in.  With an old stamp the key
+    /// was not found in this story.
+    state: u32,
     /// The key's postings: `Index::posts[at..at + len]`.
     pub at: u32,
     pub len: u32,
+    /// This story's last occurrence of the key (in `Story::occ`), if recorded.
+    occ: u32,
+}
+
+impl KeyHot {
+    pub fn set_near(&mut self, used: bool) {
+        self.state = if used { self.state | NEAR_BIT } else { self.state & !NEAR_BIT };
+    }
 }
 
 pub const TITLE: u8 = 1;
 pub const BODY: u8 = 2;
-const STAMP_MAX: u32 = (1 << 30) - 1;
 
-/// Where a key occurs; recorded only for keys that some NEAR uses.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Where a key occurs; recorded only for keys that some NEAR uses, each
+/// key's occurrences a list through `next`.
+#[derive(Clone, Copy)]
 struct Occ {
-    key: u32,
     field: u8,
     start: u32,
     end: u32,
+    next: u32,
+}
+
+/// The spans of a key's occurrences in one field.
+#[derive(Clone)]
+struct Spans<'a> {
+    occ: &'a [Occ],
+    at: u32,
+    field: u8,
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (u32, u32);
+
+    fn next(&mut self) -> Option<(u32, u32)> {
+        while self.at != NONE {
+            let o = self.occ[self.at as usize];
+            self.at = o.next;
+            if o.field == self.field {
+                return Some((o.start, o.end));
+            }
+        }
+        None
+    }
 }
 
 #[derive(Default)]
@@ -36,7 +72,6 @@ pub struct Story {
     /// Keys found, in the order found.
     pub present: Vec<u32>,
     occ: Vec<Occ>,
-    occ_sorted: bool,
     /// (rank, rule) of the rules found true; a rule may be in twice.
     pub matched: Vec<(u64, u32)>,
     /// Lexicon ids of the current field's tokens (NONE for unknown ones).
@@ -50,12 +85,11 @@ impl Story {
     pub fn begin(&mut self, hot: &mut [KeyHot]) {
         self.stamp += 1;
         if self.stamp > STAMP_MAX {
-            hot.iter_mut().for_each(|h| h.state = 0);
+            hot.iter_mut().for_each(|h| h.state &= NEAR_BIT);
             self.stamp = 1;
         }
         self.present.clear();
         self.occ.clear();
-        self.occ_sorted = false;
         self.matched.clear();
     }
 
@@ -63,13 +97,15 @@ impl Story {
     #[inline]
     pub fn mark(&mut self, hot: &mut [KeyHot], key: u32, field: u8, start: u32, end: u32) {
         let h = &mut hot[key as usize];
-        if h.state >> 2 != self.stamp {
-            h.state = self.stamp << 2;
+        if h.state >> STAMP_SHIFT != self.stamp {
+            h.state = self.stamp << STAMP_SHIFT | (h.state & NEAR_BIT);
+            h.occ = NONE;
             self.present.push(key);
         }
         h.state |= field as u32;
-        if h.near != 0 {
-            self.occ.push(Occ { key, field, start, end });
+        if h.state & NEAR_BIT != 0 {
+            self.occ.push(Occ { field, start, end, next: h.occ });
+            h.occ = (self.occ.len() - 1) as u32;
         }
     }
 
@@ -77,7 +113,7 @@ impl Story {
     #[inline]
     pub fn fields(&self, hot: &[KeyHot], key: u32) -> u8 {
         let state = hot[key as usize].state;
-        if state >> 2 == self.stamp {
+        if state >> STAMP_SHIFT == self.stamp {
             (state & 3) as u8
         } else {
             0
@@ -90,18 +126,9 @@ impl Story {
         self.fields(hot, leaf >> 2) & (leaf & 3) as u8 != 0
     }
 
-    /// Occurrences of a key in a field, once `occ` is sorted.
-    fn occurrences(&self, key: u32, field: u8) -> &[Occ] {
-        let lo = self.occ.partition_point(|o| (o.key, o.field) < (key, field));
-        let hi = self.occ.partition_point(|o| (o.key, o.field) <= (key, field));
-        &self.occ[lo..hi]
-    }
-
-    fn sort_occurrences(&mut self) {
-        if !self.occ_sorted {
-            self.occ.sort_unstable();
-            self.occ_sorted = true;
-        }
+    /// The spans of a key's occurrences in a field (the key must have been found).
+    fn occurrences<'a>(&'a self, hot: &[KeyHot], key: u32, field: u8) -> Spans<'a> {
+        Spans { occ: &self.occ, at: hot[key as usize].occ, field }
     }
 
     fn spans(&self, hot: &[KeyHot], block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
@@ -109,21 +136,19 @@ impl Story {
         for &i in sides {
             let (key, mask) = block.leaf(i as usize);
             if mask & field != 0 && self.fields(hot, key) & field != 0 {
-                out.extend(self.occurrences(key, field).iter().map(|o| (o.start, o.end)));
+                out.extend(self.occurrences(hot, key, field));
             }
         }
     }
 
     /// A leaf NEAR another (each key << 2 | fields), without the rule's block.
-    pub fn near_pair(&mut self, hot: &[KeyHot], a: u32, b: u32, distance: u32) -> bool {
-        self.sort_occurrences();
+    pub fn near_pair(&self, hot: &[KeyHot], a: u32, b: u32, distance: u32) -> bool {
         let here = |leaf: u32, field: u8| leaf & field as u32 != 0 && self.fields(hot, leaf >> 2) & field != 0;
         for field in [TITLE, BODY] {
             if !here(a, field) || !here(b, field) {
                 continue;
             }
-            let (left, right) = (self.occurrences(a >> 2, field), self.occurrences(b >> 2, field));
-            if close(left.iter().map(|o| (o.start, o.end)), right.iter().map(|o| (o.start, o.end)), distance) {
+            if close(self.occurrences(hot, a >> 2, field), self.occurrences(hot, b >> 2, field), distance) {
                 return true;
             }
         }
@@ -133,7 +158,6 @@ impl Story {
     /// An occurrence of a left leaf and one of a right leaf in one field, not
     /// overlapping, at most `distance` tokens apart.
     fn near(&mut self, hot: &[KeyHot], block: &Block, j: usize) -> bool {
-        self.sort_occurrences();
         let (lefts, rights, d) = block.near(j);
         let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
         let mut found = false;
