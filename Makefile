@@ -8,14 +8,14 @@ WW := $(VENV)/bin/wirewatch
 .PHONY: setup
 setup: $(VENV)/.installed  ## make the virtual environment at .venv (idempotent)
 
-$(VENV)/.installed: pyproject.toml
+# The matcher's compiled core is built by pip too: rebuild when its sources change.
+$(VENV)/.installed: pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-<<<<<<< HEAD
 # Where the tests and the local services find Kafka and Elasticsearch.  `?=`
 # keeps values already in the environment: point them at servers of your own
 # and `services-up` uses those when they answer instead of starting new ones.
@@ -32,8 +32,7 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 
 test: setup services-up  ## the whole test suite against the services
 	$(PY) -m pytest $(PYTEST_ARGS)
-=======
+
 .PHONY: bench
 bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
 	$(PY) benchmarks/match_bench.py
->>>>>>> query
