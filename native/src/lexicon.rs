@@ -14,9 +14,9 @@ use std::hash::{Hash, Hasher};
 
 pub const NONE: u32 = u32::MAX;
 
-/// Tokens that only cache prefixes, at most (a feed's vocabulary keeps
-/// growing with names and numbers).
-const CACHED_MAX: usize = 1 << 19;
+/// Tokens that only cache prefixes, at most, by default (a feed's vocabulary
+/// keeps growing with names and numbers).
+pub const CACHED_MAX: usize = 1 << 19;
 
 const INLINE: usize = 22;
 
@@ -88,12 +88,13 @@ pub struct Lexicon {
     map: HashMap<Tok, Lex, FxBuildHasher>,
     free_ids: Vec<u32>,
     next_id: u32,
+    cached_max: usize,
     limit: usize,
 }
 
 impl Lexicon {
-    pub fn new() -> Self {
-        Lexicon { map: HashMap::default(), free_ids: Vec::new(), next_id: 0, limit: CACHED_MAX }
+    pub fn new(cached_max: usize) -> Self {
+        Lexicon { map: HashMap::default(), free_ids: Vec::new(), next_id: 0, cached_max, limit: cached_max }
     }
 
     pub fn len(&self) -> usize {
@@ -157,7 +158,7 @@ impl Lexicon {
             false
         });
         self.map.shrink_to_fit();
-        self.limit = self.map.len() + CACHED_MAX;
+        self.limit = self.map.len() + self.cached_max;
         true
     }
 }

@@ -25,7 +25,7 @@ mod order;
 mod program;
 mod story;
 
-use lexicon::{Lexicon, NONE, PREFIXES_INLINE};
+use lexicon::{Lexicon, CACHED_MAX, NONE, PREFIXES_INLINE};
 use order::Order;
 use program::{Block, LeafSpec, NearSpec, PHRASE, PREFIX, TERM};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
@@ -481,10 +481,13 @@ impl Index {
 
 #[pymethods]
 impl Index {
+    /// `cached_tokens`: how many tokens no rule names the lexicon keeps (for
+    /// their prefixes) before it drops them.
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (cached_tokens = CACHED_MAX))]
+    fn new(cached_tokens: usize) -> Self {
         Index {
-            lexicon: Lexicon::new(),
+            lexicon: Lexicon::new(cached_tokens),
             many_prefixes: FxHashMap::default(),
             keys: Vec::new(),
             hot: Vec::new(),
