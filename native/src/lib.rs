@@ -38,6 +38,9 @@ use story::{KeyHot, Story, BODY, TITLE};
 const MAX_CODE: usize = 1 << 27;
 /// Keys share a word with their fields in a code block.
 const MAX_KEYS: usize = 1 << 30;
+/// In a token's prefix keys: the key anchors some rule, so it is marked
+/// (the others are noted lazily, `Story::note_lazy`).
+const EAGER: u32 = 1 << 31;
 
 enum KeyKind {
     Term(Box<str>),
@@ -193,6 +196,18 @@ impl Index {
         }
         self.posts[hot.at as usize + len] = posting;
         hot.len += 1;
+        if len == 0 {
+            self.anchoring_changed(key);
+        }
+    }
+
+    /// A key's postings became empty or not: a prefix key is lazy without them.
+    fn anchoring_changed(&mut self, key: u32) {
+        if let KeyKind::Prefix(_) = self.keys[key as usize].kind {
+            let hot = &mut self.hot[key as usize];
+            hot.set_lazy(hot.len == 0);
+            self.prefixes_changed();
+        }
     }
 
     fn unpost(&mut self, key: u32, rule: u32) {
@@ -208,7 +223,11 @@ impl Index {
                 i += 1;
             }
         }
+        let emptied = hot.len > 0 && len == 0;
         hot.len = len as u32;
+        if emptied {
+            self.anchoring_changed(key);
+        }
     }
 
     /// Lay every key's postings out again, tightly, in key order.
@@ -277,6 +296,7 @@ impl Index {
                 None => {
                     let prefix: Box<str> = tokens[0].as_str().into();
                     let k = self.new_key(KeyKind::Prefix(prefix.clone()));
+                    self.hot[k as usize].set_lazy(true);
                     let n = prefix.len();
                     match self.prefix_lens.binary_search_by_key(&n, |&(len, _)| len) {
                         Ok(i) => self.prefix_lens[i].1 += 1,
@@ -401,6 +421,7 @@ impl Index {
                     .iter()
                     .take_while(|&&(n, _)| n <= text.len())
                     .filter_map(|&(n, _)| text.get(..n).and_then(|head| prefixes.get(head)).copied())
+                    .map(|k| if hot[k as usize].len > 0 { k | EAGER } else { k })
                     .collect();
                 lex.n_prefixes = found.len() as u32;
                 lex.prefix = [NONE; PREFIXES_INLINE];
@@ -414,7 +435,11 @@ impl Index {
             let n = lex.n_prefixes as usize;
             let found = if n <= PREFIXES_INLINE { &lex.prefix[..n] } else { &many_prefixes[&lex.id][..] };
             for &k in found {
-                story.mark(hot, k, field, at, at + 1);
+                if k & EAGER != 0 {
+                    story.mark(hot, k & !EAGER, field, at, at + 1);
+                } else {
+                    story.note_lazy(k, field, at);
+                }
             }
         }
         if !self.bigrams.is_empty() {

@@ -7,15 +7,18 @@ use crate::lexicon::NONE;
 use crate::program::{Block, ARG_MASK, OP_AND, OP_LEAF, OP_NEAR, OP_NOT, OP_OR};
 
 const NEAR_BIT: u32 = 4;
-const STAMP_SHIFT: u32 = 3;
+const LAZY_BIT: u32 = 8;
+const STAMP_SHIFT: u32 = 4;
 const STAMP_MAX: u32 = (1 << (32 - STAMP_SHIFT)) - 1;
 
 /// What matching touches of a key, together: one cache line holds four.
 #[derive(Clone, Copy, Default)]
 pub struct KeyHot {
-    /// stamp << 3 | NEAR_BIT if some NEAR uses the key (then its occurrences
-    /// are recorded) | the fields it was found in.  With an old stamp the key
-    /// was not found in this story.
+    /// stamp << 4 | LAZY_BIT | NEAR_BIT | the fields the key was found in.
+    /// With an old stamp the key was not found in this story.  NEAR_BIT: some
+    /// NEAR uses the key, so its occurrences are recorded.  LAZY_BIT: the key
+    /// is never marked; what it was found in is read from `Story::lazy` when
+    /// a rule asks (see `Story::note_lazy`).
     state: u32,
     /// The key's postings: `Index::posts[at..at + len]`.
     pub at: u32,
@@ -27,6 +30,10 @@ pub struct KeyHot {
 impl KeyHot {
     pub fn set_near(&mut self, used: bool) {
         self.state = if used { self.state | NEAR_BIT } else { self.state & !NEAR_BIT };
+    }
+
+    pub fn set_lazy(&mut self, lazy: bool) {
+        self.state = if lazy { self.state | LAZY_BIT } else { self.state & !LAZY_BIT };
     }
 }
 
@@ -43,26 +50,33 @@ struct Occ {
     next: u32,
 }
 
-/// The spans of a key's occurrences in one field.
+/// The spans of a key's occurrences in one field: from its list in `occ`,
+/// or, for a lazy key, from `lazy`.
 #[derive(Clone)]
-struct Spans<'a> {
-    occ: &'a [Occ],
-    at: u32,
-    field: u8,
+enum Spans<'a> {
+    Listed { occ: &'a [Occ], at: u32, field: u8 },
+    Lazy { lazy: std::slice::Iter<'a, (u32, u8, u32)>, key: u32, field: u8 },
 }
 
 impl Iterator for Spans<'_> {
     type Item = (u32, u32);
 
     fn next(&mut self) -> Option<(u32, u32)> {
-        while self.at != NONE {
-            let o = self.occ[self.at as usize];
-            self.at = o.next;
-            if o.field == self.field {
-                return Some((o.start, o.end));
+        match self {
+            Spans::Listed { occ, at, field } => {
+                while *at != NONE {
+                    let o = occ[*at as usize];
+                    *at = o.next;
+                    if o.field == *field {
+                        return Some((o.start, o.end));
+                    }
+                }
+                None
+            }
+            Spans::Lazy { lazy, key, field } => {
+                lazy.find(|&&(k, f, _)| k == *key && f == *field).map(|&(_, _, at)| (at, at + 1))
             }
         }
-        None
     }
 }
 
@@ -72,6 +86,8 @@ pub struct Story {
     /// Keys found, in the order found.
     pub present: Vec<u32>,
     occ: Vec<Occ>,
+    /// (key, field, token) for lazy keys found.
+    lazy: Vec<(u32, u8, u32)>,
     /// (rank, rule) of the rules found true; a rule may be in twice.
     pub matched: Vec<(u64, u32)>,
     /// Lexicon ids of the current field's tokens (NONE for unknown ones).
@@ -85,11 +101,12 @@ impl Story {
     pub fn begin(&mut self, hot: &mut [KeyHot]) {
         self.stamp += 1;
         if self.stamp > STAMP_MAX {
-            hot.iter_mut().for_each(|h| h.state &= NEAR_BIT);
+            hot.iter_mut().for_each(|h| h.state &= NEAR_BIT | LAZY_BIT);
             self.stamp = 1;
         }
         self.present.clear();
         self.occ.clear();
+        self.lazy.clear();
         self.matched.clear();
     }
 
@@ -98,7 +115,7 @@ impl Story {
     pub fn mark(&mut self, hot: &mut [KeyHot], key: u32, field: u8, start: u32, end: u32) {
         let h = &mut hot[key as usize];
         if h.state >> STAMP_SHIFT != self.stamp {
-            h.state = self.stamp << STAMP_SHIFT | (h.state & NEAR_BIT);
+            h.state = self.stamp << STAMP_SHIFT | (h.state & (NEAR_BIT | LAZY_BIT));
             h.occ = NONE;
             self.present.push(key);
         }
@@ -109,10 +126,22 @@ impl Story {
         }
     }
 
+    /// A lazy key (one-token, no postings: prefixes) is in `field` at `token`.
+    ///
+    /// Most prefix keys a story holds anchor no rule and are asked about by
+    /// few; noting them in a short list costs less than marking each.
+    #[inline]
+    pub fn note_lazy(&mut self, key: u32, field: u8, token: u32) {
+        self.lazy.push((key, field, token));
+    }
+
     /// The fields `key` was found in.
     #[inline]
     pub fn fields(&self, hot: &[KeyHot], key: u32) -> u8 {
         let state = hot[key as usize].state;
+        if state & LAZY_BIT != 0 {
+            return self.lazy.iter().filter(|e| e.0 == key).fold(0, |fields, e| fields | e.1);
+        }
         if state >> STAMP_SHIFT == self.stamp {
             (state & 3) as u8
         } else {
@@ -128,7 +157,12 @@ impl Story {
 
     /// The spans of a key's occurrences in a field (the key must have been found).
     fn occurrences<'a>(&'a self, hot: &[KeyHot], key: u32, field: u8) -> Spans<'a> {
-        Spans { occ: &self.occ, at: hot[key as usize].occ, field }
+        let h = &hot[key as usize];
+        if h.state & LAZY_BIT != 0 {
+            Spans::Lazy { lazy: self.lazy.iter(), key, field }
+        } else {
+            Spans::Listed { occ: &self.occ, at: h.occ, field }
+        }
     }
 
     fn spans(&self, hot: &[KeyHot], block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {

@@ -107,6 +107,24 @@ def test_phrases_that_start_alike():
 
 
 @needs_native
+def test_a_prefix_that_starts_and_stops_anchoring_rules():
+    # Unanchored prefixes are only noted, anchored ones marked; a prefix can change sides.
+    m = Matcher(engine="native")
+    m.add("near", "opec NEAR/2 quot*")
+    m.add("and", "output quot*")
+    assert native.rule_spec(compile_rule("opec NEAR/2 quot*").nnf)[3] == [0]  # anchored on opec
+    story = ("OPEC quotas", "output quota cut")
+    assert m.match(*story) == ["and", "near"]
+    m.add("alone", "quot*")
+    assert m.match(*story) == ["alone", "and", "near"]
+    assert m.match("", "quotation") == ["alone"]
+    m.remove("alone")
+    assert m.match(*story) == ["and", "near"]
+    assert m.match("quota", "opec x y z quota") == []
+    assert m.match("quota", "opec x y quota") == ["near"]
+
+
+@needs_native
 def test_a_token_with_many_prefixes():
     rules = {f"p{n}": "internationally"[:n] + "*" for n in range(2, 16)}
     m = Matcher.from_rules(rules, engine="native")
