@@ -72,6 +72,10 @@ pub struct Lex {
     pub term: u32,
     /// How many phrase keys start with this token.
     pub phrase_first: u32,
+    /// Which tokens may follow it in those phrases: bit `second_bit(id)` of
+    /// each second token (a one-word Bloom filter; removed phrases leave
+    /// their bits until no phrase starts with the token).
+    pub seconds: u32,
     /// Keys that hold this token (its term key, phrases it is in); 0 = only cached.
     pub refs: u32,
     /// `prefix` and `n_prefixes` are valid when this equals the index's prefix generation.
@@ -123,6 +127,7 @@ impl Lexicon {
                     id,
                     term: NONE,
                     phrase_first: 0,
+                    seconds: 0,
                     refs: 0,
                     prefix_gen: 0,
                     prefix: [NONE; PREFIXES_INLINE],
@@ -161,4 +166,10 @@ impl Lexicon {
         self.limit = self.map.len() + self.cached_max;
         true
     }
+}
+
+/// The bit of `Lex::seconds` for a token id.
+#[inline]
+pub fn second_bit(id: u32) -> u32 {
+    1 << (id.wrapping_mul(0x9E37_79B1) >> 27)
 }

@@ -25,14 +25,14 @@ mod order;
 mod program;
 mod story;
 
-use lexicon::{Lexicon, CACHED_MAX, NONE, PREFIXES_INLINE};
+use lexicon::{second_bit, Lexicon, CACHED_MAX, NONE, PREFIXES_INLINE};
 use order::Order;
 use program::{Block, LeafSpec, NearSpec, PHRASE, PREFIX, TERM};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use rustc_hash::FxHashMap;
-use story::{KeyHot, Story, BODY, TITLE};
+use story::{Story, BODY, TITLE};
 
 /// Code offsets share a word with a mode and fields (see `Posting`).
 const MAX_CODE: usize = 1 << 27;
@@ -50,15 +50,20 @@ enum KeyKind {
     Free,
 }
 
-/// What matching does not touch of a key (see `KeyHot` for what it does).
 struct Key {
     kind: KeyKind,
     /// Leaves of live rules that are this key.
     refs: u32,
-    /// Room for postings at `KeyHot::at`.
+    /// Room for postings at `Run::at`.
     cap: u32,
-    /// NEAR sides of live rules that are this key.
-    near: u32,
+}
+
+/// Where a key's postings are: `Index::posts[at..at + len]` (apart from
+/// `Key`, so that matching reads eight bytes per key found).
+#[derive(Clone, Copy, Default)]
+struct Run {
+    at: u32,
+    len: u32,
 }
 
 /// A rule posted under one of its anchors, with what decides it once the
@@ -141,7 +146,7 @@ pub struct Index {
     /// Prefix keys of tokens that start more than `PREFIXES_INLINE`, by lexicon id.
     many_prefixes: FxHashMap<u32, Box<[u32]>>,
     keys: Vec<Key>,
-    hot: Vec<KeyHot>,
+    runs: Vec<Run>,
     key_free: Vec<u32>,
     /// Every key's postings, each key's together; moved keys leave garbage.
     posts: Vec<Posting>,
@@ -166,16 +171,16 @@ pub struct Index {
 
 impl Index {
     fn new_key(&mut self, kind: KeyKind) -> u32 {
-        let key = Key { kind, refs: 0, cap: 0, near: 0 };
+        let key = Key { kind, refs: 0, cap: 0 };
         match self.key_free.pop() {
             Some(k) => {
                 self.keys[k as usize] = key;
-                self.hot[k as usize] = KeyHot::default();
+                self.runs[k as usize] = Run::default();
                 k
             }
             None => {
                 self.keys.push(key);
-                self.hot.push(KeyHot::default());
+                self.runs.push(Run::default());
                 (self.keys.len() - 1) as u32
             }
         }
@@ -183,7 +188,7 @@ impl Index {
 
     /// Add a posting to a key, moving its postings to the end when they have no room.
     fn post(&mut self, key: u32, posting: Posting) {
-        let (k, hot) = (key as usize, &mut self.hot[key as usize]);
+        let (k, hot) = (key as usize, &mut self.runs[key as usize]);
         let (at, len) = (hot.at as usize, hot.len as usize);
         if len as u32 == self.keys[k].cap {
             let cap = (2 * len).max(1);
@@ -201,17 +206,15 @@ impl Index {
         }
     }
 
-    /// A key's postings became empty or not: a prefix key is lazy without them.
+    /// A key's postings became empty or not: the lexicon notes which prefix keys anchor rules.
     fn anchoring_changed(&mut self, key: u32) {
         if let KeyKind::Prefix(_) = self.keys[key as usize].kind {
-            let hot = &mut self.hot[key as usize];
-            hot.set_lazy(hot.len == 0);
             self.prefixes_changed();
         }
     }
 
     fn unpost(&mut self, key: u32, rule: u32) {
-        let hot = &mut self.hot[key as usize];
+        let hot = &mut self.runs[key as usize];
         let run = &mut self.posts[hot.at as usize..(hot.at + hot.len) as usize];
         let mut len = run.len();
         let mut i = 0;
@@ -233,7 +236,7 @@ impl Index {
     /// Lay every key's postings out again, tightly, in key order.
     fn compact_posts(&mut self) {
         let mut posts = Vec::with_capacity(self.posts.len() - self.post_garbage);
-        for (key, hot) in self.keys.iter_mut().zip(self.hot.iter_mut()) {
+        for (key, hot) in self.keys.iter_mut().zip(self.runs.iter_mut()) {
             let (at, len) = (hot.at as usize, hot.len as usize);
             hot.at = posts.len() as u32;
             key.cap = len as u32;
@@ -273,7 +276,9 @@ impl Index {
                         for t in tokens {
                             self.lexicon.entry(t).refs += 1;
                         }
-                        self.lexicon.entry(&tokens[0]).phrase_first += 1;
+                        let first = self.lexicon.entry(&tokens[0]);
+                        first.phrase_first += 1;
+                        first.seconds |= second_bit(ids[1]);
                         let starts = self.bigrams.entry(bigram(ids[0], ids[1])).or_insert_with(|| Starts {
                             two: NONE,
                             longer: (NONE, 0, 0),
@@ -296,7 +301,6 @@ impl Index {
                 None => {
                     let prefix: Box<str> = tokens[0].as_str().into();
                     let k = self.new_key(KeyKind::Prefix(prefix.clone()));
-                    self.hot[k as usize].set_lazy(true);
                     let n = prefix.len();
                     match self.prefix_lens.binary_search_by_key(&n, |&(len, _)| len) {
                         Ok(i) => self.prefix_lens[i].1 += 1,
@@ -340,7 +344,11 @@ impl Index {
                         self.bigrams.remove(&pair);
                     }
                 }
-                self.lexicon.get_mut(&words[0]).expect("in the lexicon").phrase_first -= 1;
+                let first = self.lexicon.get_mut(&words[0]).expect("in the lexicon");
+                first.phrase_first -= 1;
+                if first.phrase_first == 0 {
+                    first.seconds = 0;
+                }
                 for word in words.iter() {
                     self.lexicon.get_mut(word).expect("in the lexicon").refs -= 1;
                 }
@@ -360,14 +368,14 @@ impl Index {
         }
         self.post_garbage += self.keys[k].cap as usize;
         self.keys[k].cap = 0;
-        self.hot[k] = KeyHot::default();
+        self.runs[k] = Run::default();
         self.key_free.push(key);
     }
 
     /// Copy every rule's rank into its postings (after `Order` gave them all again).
     fn rerank(&mut self) {
         let order = &self.order;
-        for hot in self.hot.iter() {
+        for hot in self.runs.iter() {
             for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
                 p.rank = order.rank(p.rule);
             }
@@ -386,7 +394,7 @@ impl Index {
         self.code = code;
         self.garbage = 0;
         let rules = &self.rules;
-        for hot in self.hot.iter() {
+        for hot in self.runs.iter() {
             for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
                 let at = rules[p.rule as usize].as_ref().expect("postings name live rules").code;
                 p.word = at << CODE_SHIFT | (p.word & ((1 << CODE_SHIFT) - 1));
@@ -397,21 +405,25 @@ impl Index {
     /// Mark the keys found in one field's tokens.
     fn scan(&mut self, field: u8, tokens: &Bound<'_, PyList>) -> PyResult<()> {
         let with_prefixes = !self.prefixes.is_empty();
-        let Index { lexicon, many_prefixes, story, hot, prefixes, prefix_lens, prefix_gen, .. } = self;
-        // Lexicon id << 1 | 1 if a phrase starts with the token; NONE if unknown.
+        let Index { lexicon, many_prefixes, story, runs, prefixes, prefix_lens, prefix_gen, .. } = self;
+        // Lexicon id of each token (NONE if unknown), and which tokens may follow it in a phrase.
         let mut ids = std::mem::take(&mut story.ids);
         ids.clear();
+        let mut seconds = std::mem::take(&mut story.seconds);
+        seconds.clear();
         for (i, item) in tokens.iter().enumerate() {
             let item = item.cast_into::<PyString>().map_err(|_| PyTypeError::new_err("tokens must be str"))?;
             let text = item.to_str()?;
             let Some(lex) = lexicon.find(text, with_prefixes) else {
                 ids.push(NONE);
+                seconds.push(0);
                 continue;
             };
-            ids.push(lex.id << 1 | (lex.phrase_first != 0) as u32);
+            ids.push(lex.id);
+            seconds.push(lex.seconds);
             let at = i as u32;
             if lex.term != NONE {
-                story.mark(hot, lex.term, field, at, at + 1);
+                story.mark(lex.term, true, field, at, at + 1);
             }
             if !with_prefixes {
                 continue;
@@ -421,7 +433,7 @@ impl Index {
                     .iter()
                     .take_while(|&&(n, _)| n <= text.len())
                     .filter_map(|&(n, _)| text.get(..n).and_then(|head| prefixes.get(head)).copied())
-                    .map(|k| if hot[k as usize].len > 0 { k | EAGER } else { k })
+                    .map(|k| if runs[k as usize].len > 0 { k | EAGER } else { k })
                     .collect();
                 lex.n_prefixes = found.len() as u32;
                 lex.prefix = [NONE; PREFIXES_INLINE];
@@ -435,66 +447,68 @@ impl Index {
             let n = lex.n_prefixes as usize;
             let found = if n <= PREFIXES_INLINE { &lex.prefix[..n] } else { &many_prefixes[&lex.id][..] };
             for &k in found {
-                if k & EAGER != 0 {
-                    story.mark(hot, k & !EAGER, field, at, at + 1);
-                } else {
-                    story.note_lazy(k, field, at);
-                }
+                story.mark(k & !EAGER, k & EAGER != 0, field, at, at + 1);
             }
         }
         if !self.bigrams.is_empty() {
             for i in 0..ids.len().saturating_sub(1) {
                 let (a, b) = (ids[i], ids[i + 1]);
-                if a == NONE || a & 1 == 0 || b == NONE {
+                if b == NONE || seconds[i] & second_bit(b) == 0 {
                     continue;
                 }
-                let Some(starts) = self.bigrams.get(&bigram(a >> 1, b >> 1)) else { continue };
+                let Some(starts) = self.bigrams.get(&bigram(a, b)) else { continue };
                 if starts.two != NONE {
-                    self.story.mark(&mut self.hot, starts.two, field, i as u32, i as u32 + 2);
+                    self.story.mark(starts.two, true, field, i as u32, i as u32 + 2);
                 }
                 for &(k, third, len) in starts.longer() {
                     let end = i + len as usize;
-                    if end > ids.len() || ids[i + 2] == NONE || ids[i + 2] >> 1 != third {
+                    if end > ids.len() || ids[i + 2] != third {
                         continue;
                     }
                     if len > 3 {
                         let KeyKind::Phrase(words, _) = &self.keys[k as usize].kind else { continue };
-                        if !ids[i + 3..end].iter().zip(&words[3..]).all(|(&x, &w)| x != NONE && x >> 1 == w) {
+                        if ids[i + 3..end] != words[3..] {
                             continue;
                         }
                     }
-                    self.story.mark(&mut self.hot, k, field, i as u32, end as u32);
+                    self.story.mark(k, true, field, i as u32, end as u32);
                 }
             }
         }
         self.story.ids = ids;
+        self.story.seconds = seconds;
         Ok(())
     }
 
     /// The rules whose anchors were found, decided, into `story.matched`.
     fn collect(&mut self) {
-        let Index { hot, posts, code, story, .. } = self;
+        let Index { runs, posts, code, story, .. } = self;
+        // Where the found keys' postings are, then the postings, asked for
+        // together so that the misses overlap.
         for &key in story.present.iter() {
-            let h = &hot[key as usize];
-            if h.len > 0 {
-                prefetch(&posts[h.at as usize]);
+            prefetch(&runs[key as usize]);
+        }
+        for &key in story.present.iter() {
+            let run = runs[key as usize];
+            if run.len > 0 {
+                prefetch(&posts[run.at as usize]);
             }
         }
         for i in 0..story.present.len() {
             let key = story.present[i];
-            let h = hot[key as usize];
-            let fields = story.fields(hot, key) as u32;
-            for p in posts[h.at as usize..(h.at + h.len) as usize].iter() {
+            let run = runs[key as usize];
+            let fields = story.fields(key) as u32;
+            for p in posts[run.at as usize..(run.at + run.len) as usize].iter() {
                 if p.word & fields == 0 {
                     continue;
                 }
                 let true_ = match p.word >> MODE_SHIFT & 7 {
                     EXACT => true,
-                    AND => story.leaf(hot, p.a),
-                    AND_NOT => !story.leaf(hot, p.a),
-                    AND_EITHER => story.leaf(hot, p.a) || story.leaf(hot, p.b),
-                    NEAR => story.near_pair(hot, key << 2 | (p.word & 3), p.a, p.b),
-                    _ => story.eval(hot, &Block::at(code, p.word >> CODE_SHIFT)),
+                    AND => story.leaf(p.a),
+                    AND_NOT => !story.leaf(p.a),
+                    AND_EITHER => story.leaf(p.a) || story.leaf(p.b),
+                    NEAR => story.near_pair(key << 2 | (p.word & 3), p.a, p.b),
+                    _ => story.eval(&Block::at(code, p.word >> CODE_SHIFT)),
                 };
                 if true_ {
                     story.matched.push((p.rank, p.rule));
@@ -515,7 +529,7 @@ impl Index {
             lexicon: Lexicon::new(cached_tokens),
             many_prefixes: FxHashMap::default(),
             keys: Vec::new(),
-            hot: Vec::new(),
+            runs: Vec::new(),
             key_free: Vec::new(),
             posts: Vec::new(),
             post_garbage: 0,
@@ -570,13 +584,6 @@ impl Index {
             return Err(PyValueError::new_err("too many rules"));
         }
         let keys: Vec<u32> = leaves.iter().map(|(kind, tokens, _)| self.acquire(*kind, tokens)).collect();
-        for (left, right, _) in &nears {
-            for &i in left.iter().chain(right) {
-                let k = keys[i as usize] as usize;
-                self.keys[k].near += 1;
-                self.hot[k].set_near(true);
-            }
-        }
         let at = self.code.len() as u32;
         program::encode(&mut self.code, &keys, &leaves, &nears, &program);
         let slot = match self.rule_free.pop() {
@@ -615,14 +622,6 @@ impl Index {
         self.order.remove(&rule.sort_key);
         let block = Block::at(&self.code, rule.code);
         let keys: Vec<u32> = (0..block.leaves.len()).map(|i| block.leaf(i).0).collect();
-        for j in 0..block.n_nears {
-            let (left, right, _) = block.near(j);
-            for &i in left.iter().chain(right) {
-                let k = keys[i as usize] as usize;
-                self.keys[k].near -= 1;
-                self.hot[k].set_near(self.keys[k].near > 0);
-            }
-        }
         self.garbage += block.len();
         for &a in rule.anchors.iter() {
             self.unpost(keys[a as usize], slot);
@@ -658,7 +657,7 @@ impl Index {
             self.many_prefixes.clear();
             self.prefixes_changed();
         }
-        self.story.begin(&mut self.hot);
+        self.story.begin();
         self.scan(TITLE, title)?;
         self.scan(BODY, body)?;
         self.collect();

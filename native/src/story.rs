@@ -1,47 +1,16 @@
 //! What one story holds, as the index sees it, and rules evaluated against it.
 //!
-//! A key's state carries a per-story stamp, so nothing is cleared between
-//! stories.
+//! The keys found are kept in a small table of this story's own (a few
+//! hundred entries, in the L1 cache), so that marking a key and asking about
+//! one touch nothing of the index's large arrays.
 
 use crate::lexicon::NONE;
 use crate::program::{Block, ARG_MASK, OP_AND, OP_LEAF, OP_NEAR, OP_NOT, OP_OR};
 
-const NEAR_BIT: u32 = 4;
-const LAZY_BIT: u32 = 8;
-const STAMP_SHIFT: u32 = 4;
-const STAMP_MAX: u32 = (1 << (32 - STAMP_SHIFT)) - 1;
-
-/// What matching touches of a key, together: one cache line holds four.
-#[derive(Clone, Copy, Default)]
-pub struct KeyHot {
-    /// stamp << 4 | LAZY_BIT | NEAR_BIT | the fields the key was found in.
-    /// With an old stamp the key was not found in this story.  NEAR_BIT: some
-    /// NEAR uses the key, so its occurrences are recorded.  LAZY_BIT: the key
-    /// is never marked; what it was found in is read from `Story::lazy` when
-    /// a rule asks (see `Story::note_lazy`).
-    state: u32,
-    /// The key's postings: `Index::posts[at..at + len]`.
-    pub at: u32,
-    pub len: u32,
-    /// This story's last occurrence of the key (in `Story::occ`), if recorded.
-    occ: u32,
-}
-
-impl KeyHot {
-    pub fn set_near(&mut self, used: bool) {
-        self.state = if used { self.state | NEAR_BIT } else { self.state & !NEAR_BIT };
-    }
-
-    pub fn set_lazy(&mut self, lazy: bool) {
-        self.state = if lazy { self.state | LAZY_BIT } else { self.state & !LAZY_BIT };
-    }
-}
-
 pub const TITLE: u8 = 1;
 pub const BODY: u8 = 2;
 
-/// Where a key occurs; recorded only for keys that some NEAR uses, each
-/// key's occurrences a list through `next`.
+/// Where a key occurs; each key's occurrences are a list through `next`.
 #[derive(Clone, Copy)]
 struct Occ {
     field: u8,
@@ -50,157 +19,181 @@ struct Occ {
     next: u32,
 }
 
-/// The spans of a key's occurrences in one field: from its list in `occ`,
-/// or, for a lazy key, from `lazy`.
+/// The spans of a key's occurrences in one field.
 #[derive(Clone)]
-enum Spans<'a> {
-    Listed { occ: &'a [Occ], at: u32, field: u8 },
-    Lazy { lazy: std::slice::Iter<'a, (u32, u8, u32)>, key: u32, field: u8 },
+struct Spans<'a> {
+    occ: &'a [Occ],
+    at: u32,
+    field: u8,
 }
 
 impl Iterator for Spans<'_> {
     type Item = (u32, u32);
 
     fn next(&mut self) -> Option<(u32, u32)> {
-        match self {
-            Spans::Listed { occ, at, field } => {
-                while *at != NONE {
-                    let o = occ[*at as usize];
-                    *at = o.next;
-                    if o.field == *field {
-                        return Some((o.start, o.end));
-                    }
-                }
-                None
-            }
-            Spans::Lazy { lazy, key, field } => {
-                lazy.find(|&&(k, f, _)| k == *key && f == *field).map(|&(_, _, at)| (at, at + 1))
+        while self.at != NONE {
+            let o = self.occ[self.at as usize];
+            self.at = o.next;
+            if o.field == self.field {
+                return Some((o.start, o.end));
             }
         }
+        None
     }
 }
 
-#[derive(Default)]
+/// A key found in this story: the fields it is in and its last occurrence.
+#[derive(Clone, Copy)]
+struct Found {
+    key: u32,
+    fields: u8,
+    occ: u32,
+}
+
+const EMPTY: Found = Found { key: NONE, fields: 0, occ: NONE };
+
 pub struct Story {
-    stamp: u32,
-    /// Keys found, in the order found.
+    /// Open addressing on the key, at most half full; `used` says which slots to empty.
+    table: Vec<Found>,
+    shift: u32,
+    used: Vec<u32>,
+    /// Keys found that may anchor rules, in the order found.
     pub present: Vec<u32>,
     occ: Vec<Occ>,
-    /// (key, field, token) for lazy keys found.
-    lazy: Vec<(u32, u8, u32)>,
     /// (rank, rule) of the rules found true; a rule may be in twice.
     pub matched: Vec<(u64, u32)>,
     /// Lexicon ids of the current field's tokens (NONE for unknown ones).
     pub ids: Vec<u32>,
+    /// `Lex::seconds` of the current field's tokens.
+    pub seconds: Vec<u32>,
     stack: Vec<bool>,
     left: Vec<(u32, u32)>,
     right: Vec<(u32, u32)>,
 }
 
-impl Story {
-    pub fn begin(&mut self, hot: &mut [KeyHot]) {
-        self.stamp += 1;
-        if self.stamp > STAMP_MAX {
-            hot.iter_mut().for_each(|h| h.state &= NEAR_BIT | LAZY_BIT);
-            self.stamp = 1;
+impl Default for Story {
+    fn default() -> Self {
+        let n: usize = 1024;
+        Story {
+            table: vec![EMPTY; n],
+            shift: 32 - n.trailing_zeros(),
+            used: Vec::new(),
+            present: Vec::new(),
+            occ: Vec::new(),
+            matched: Vec::new(),
+            ids: Vec::new(),
+            seconds: Vec::new(),
+            stack: Vec::new(),
+            left: Vec::new(),
+            right: Vec::new(),
         }
+    }
+}
+
+impl Story {
+    pub fn begin(&mut self) {
+        for &i in self.used.iter() {
+            self.table[i as usize] = EMPTY;
+        }
+        self.used.clear();
         self.present.clear();
         self.occ.clear();
-        self.lazy.clear();
         self.matched.clear();
     }
 
-    /// Key `key` is in `field` at tokens start..end.
+    /// The slot of `key`, or the empty one where it would go.
     #[inline]
-    pub fn mark(&mut self, hot: &mut [KeyHot], key: u32, field: u8, start: u32, end: u32) {
-        let h = &mut hot[key as usize];
-        if h.state >> STAMP_SHIFT != self.stamp {
-            h.state = self.stamp << STAMP_SHIFT | (h.state & (NEAR_BIT | LAZY_BIT));
-            h.occ = NONE;
-            self.present.push(key);
-        }
-        h.state |= field as u32;
-        if h.state & NEAR_BIT != 0 {
-            self.occ.push(Occ { field, start, end, next: h.occ });
-            h.occ = (self.occ.len() - 1) as u32;
+    fn slot(&self, key: u32) -> usize {
+        let mask = self.table.len() - 1;
+        let mut i = (key.wrapping_mul(0x9E37_79B1) >> self.shift) as usize;
+        loop {
+            let k = self.table[i].key;
+            if k == key || k == NONE {
+                return i;
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    /// A lazy key (one-token, no postings: prefixes) is in `field` at `token`.
-    ///
-    /// Most prefix keys a story holds anchor no rule and are asked about by
-    /// few; noting them in a short list costs less than marking each.
+    fn grow(&mut self) {
+        let n = self.table.len() * 2;
+        let old = std::mem::replace(&mut self.table, vec![EMPTY; n]);
+        self.shift = 32 - n.trailing_zeros();
+        self.used.clear();
+        for found in old.into_iter().filter(|f| f.key != NONE) {
+            let i = self.slot(found.key);
+            self.table[i] = found;
+            self.used.push(i as u32);
+        }
+    }
+
+    /// Key `key` is in `field` at tokens start..end; `anchors`: it may have
+    /// postings (only such keys are looked at by `Index::collect`).
     #[inline]
-    pub fn note_lazy(&mut self, key: u32, field: u8, token: u32) {
-        self.lazy.push((key, field, token));
+    pub fn mark(&mut self, key: u32, anchors: bool, field: u8, start: u32, end: u32) {
+        if 2 * (self.used.len() + 1) > self.table.len() {
+            self.grow();
+        }
+        let i = self.slot(key);
+        let found = &mut self.table[i];
+        if found.key == NONE {
+            *found = Found { key, fields: 0, occ: NONE };
+            self.used.push(i as u32);
+            if anchors {
+                self.present.push(key);
+            }
+        }
+        found.fields |= field;
+        self.occ.push(Occ { field, start, end, next: found.occ });
+        found.occ = (self.occ.len() - 1) as u32;
     }
 
     /// The fields `key` was found in.
     #[inline]
-    pub fn fields(&self, hot: &[KeyHot], key: u32) -> u8 {
-        let state = hot[key as usize].state;
-        if state & LAZY_BIT != 0 {
-            return self.lazy.iter().filter(|e| e.0 == key).fold(0, |fields, e| fields | e.1);
-        }
-        if state >> STAMP_SHIFT == self.stamp {
-            (state & 3) as u8
-        } else {
-            0
-        }
+    pub fn fields(&self, key: u32) -> u8 {
+        self.table[self.slot(key)].fields
     }
 
     /// Whether a leaf (key << 2 | fields) is true.
     #[inline]
-    pub fn leaf(&self, hot: &[KeyHot], leaf: u32) -> bool {
-        self.fields(hot, leaf >> 2) & (leaf & 3) as u8 != 0
+    pub fn leaf(&self, leaf: u32) -> bool {
+        self.fields(leaf >> 2) & (leaf & 3) as u8 != 0
     }
 
-    /// The spans of a key's occurrences in a field (the key must have been found).
-    fn occurrences<'a>(&'a self, hot: &[KeyHot], key: u32, field: u8) -> Spans<'a> {
-        let h = &hot[key as usize];
-        if h.state & LAZY_BIT != 0 {
-            Spans::Lazy { lazy: self.lazy.iter(), key, field }
-        } else {
-            Spans::Listed { occ: &self.occ, at: h.occ, field }
-        }
+    /// The spans of a key's occurrences in a field.
+    fn occurrences(&self, key: u32, field: u8) -> Spans<'_> {
+        Spans { occ: &self.occ, at: self.table[self.slot(key)].occ, field }
     }
 
-    fn spans(&self, hot: &[KeyHot], block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
+    fn spans(&self, block: &Block, sides: &[u32], field: u8, out: &mut Vec<(u32, u32)>) {
         out.clear();
         for &i in sides {
             let (key, mask) = block.leaf(i as usize);
-            if mask & field != 0 && self.fields(hot, key) & field != 0 {
-                out.extend(self.occurrences(hot, key, field));
+            if mask & field != 0 {
+                out.extend(self.occurrences(key, field));
             }
         }
     }
 
     /// A leaf NEAR another (each key << 2 | fields), without the rule's block.
-    pub fn near_pair(&self, hot: &[KeyHot], a: u32, b: u32, distance: u32) -> bool {
-        let here = |leaf: u32, field: u8| leaf & field as u32 != 0 && self.fields(hot, leaf >> 2) & field != 0;
-        for field in [TITLE, BODY] {
-            if !here(a, field) || !here(b, field) {
-                continue;
-            }
-            if close(self.occurrences(hot, a >> 2, field), self.occurrences(hot, b >> 2, field), distance) {
-                return true;
-            }
-        }
-        false
+    pub fn near_pair(&self, a: u32, b: u32, distance: u32) -> bool {
+        [TITLE, BODY].into_iter().any(|field| {
+            a & b & field as u32 != 0 && close(self.occurrences(a >> 2, field), self.occurrences(b >> 2, field), distance)
+        })
     }
 
     /// An occurrence of a left leaf and one of a right leaf in one field, not
     /// overlapping, at most `distance` tokens apart.
-    fn near(&mut self, hot: &[KeyHot], block: &Block, j: usize) -> bool {
+    fn near(&mut self, block: &Block, j: usize) -> bool {
         let (lefts, rights, d) = block.near(j);
         let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
         let mut found = false;
         for field in [TITLE, BODY] {
-            self.spans(hot, block, lefts, field, &mut left);
+            self.spans(block, lefts, field, &mut left);
             if left.is_empty() {
                 continue;
             }
-            self.spans(hot, block, rights, field, &mut right);
+            self.spans(block, rights, field, &mut right);
             found = close(left.iter().copied(), right.iter().copied(), d);
             if found {
                 break;
@@ -212,7 +205,7 @@ impl Story {
     }
 
     /// The value of a rule's program for this story.
-    pub fn eval(&mut self, hot: &[KeyHot], block: &Block) -> bool {
+    pub fn eval(&mut self, block: &Block) -> bool {
         let mut stack = std::mem::take(&mut self.stack);
         stack.clear();
         for &op in block.program {
@@ -220,10 +213,10 @@ impl Story {
             match op >> 24 {
                 OP_LEAF => {
                     let (key, mask) = block.leaf(arg);
-                    stack.push(self.fields(hot, key) & mask != 0);
+                    stack.push(self.fields(key) & mask != 0);
                 }
                 OP_NEAR => {
-                    let v = self.near(hot, block, arg);
+                    let v = self.near(block, arg);
                     stack.push(v);
                 }
                 OP_NOT => {
