@@ -38,8 +38,8 @@ use story::{Story, BODY, TITLE};
 const MAX_CODE: usize = 1 << 27;
 /// Keys share a word with their fields in a code block.
 const MAX_KEYS: usize = 1 << 30;
-/// In a token's prefix keys: the key anchors some rule, so it is marked
-/// (the others are noted lazily, `Story::note_lazy`).
+/// In a token's prefix keys: the key anchors some rule, so its postings are
+/// looked at (most prefixes anchor none; they are only asked about).
 const EAGER: u32 = 1 << 31;
 
 enum KeyKind {
@@ -188,8 +188,8 @@ impl Index {
 
     /// Add a posting to a key, moving its postings to the end when they have no room.
     fn post(&mut self, key: u32, posting: Posting) {
-        let (k, hot) = (key as usize, &mut self.runs[key as usize]);
-        let (at, len) = (hot.at as usize, hot.len as usize);
+        let (k, run) = (key as usize, &mut self.runs[key as usize]);
+        let (at, len) = (run.at as usize, run.len as usize);
         if len as u32 == self.keys[k].cap {
             let cap = (2 * len).max(1);
             let moved = self.posts.len();
@@ -197,10 +197,10 @@ impl Index {
             self.posts.resize(moved + cap, posting);
             self.post_garbage += self.keys[k].cap as usize;
             self.keys[k].cap = cap as u32;
-            hot.at = moved as u32;
+            run.at = moved as u32;
         }
-        self.posts[hot.at as usize + len] = posting;
-        hot.len += 1;
+        self.posts[run.at as usize + len] = posting;
+        run.len += 1;
         if len == 0 {
             self.anchoring_changed(key);
         }
@@ -214,20 +214,20 @@ impl Index {
     }
 
     fn unpost(&mut self, key: u32, rule: u32) {
-        let hot = &mut self.runs[key as usize];
-        let run = &mut self.posts[hot.at as usize..(hot.at + hot.len) as usize];
-        let mut len = run.len();
+        let run = &mut self.runs[key as usize];
+        let posts = &mut self.posts[run.at as usize..(run.at + run.len) as usize];
+        let mut len = posts.len();
         let mut i = 0;
         while i < len {
-            if run[i].rule == rule {
-                run.swap(i, len - 1);
+            if posts[i].rule == rule {
+                posts.swap(i, len - 1);
                 len -= 1;
             } else {
                 i += 1;
             }
         }
-        let emptied = hot.len > 0 && len == 0;
-        hot.len = len as u32;
+        let emptied = run.len > 0 && len == 0;
+        run.len = len as u32;
         if emptied {
             self.anchoring_changed(key);
         }
@@ -236,9 +236,9 @@ impl Index {
     /// Lay every key's postings out again, tightly, in key order.
     fn compact_posts(&mut self) {
         let mut posts = Vec::with_capacity(self.posts.len() - self.post_garbage);
-        for (key, hot) in self.keys.iter_mut().zip(self.runs.iter_mut()) {
-            let (at, len) = (hot.at as usize, hot.len as usize);
-            hot.at = posts.len() as u32;
+        for (key, run) in self.keys.iter_mut().zip(self.runs.iter_mut()) {
+            let (at, len) = (run.at as usize, run.len as usize);
+            run.at = posts.len() as u32;
             key.cap = len as u32;
             posts.extend_from_slice(&self.posts[at..at + len]);
         }
@@ -375,8 +375,8 @@ impl Index {
     /// Copy every rule's rank into its postings (after `Order` gave them all again).
     fn rerank(&mut self) {
         let order = &self.order;
-        for hot in self.runs.iter() {
-            for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
+        for run in self.runs.iter() {
+            for p in self.posts[run.at as usize..(run.at + run.len) as usize].iter_mut() {
                 p.rank = order.rank(p.rule);
             }
         }
@@ -394,8 +394,8 @@ impl Index {
         self.code = code;
         self.garbage = 0;
         let rules = &self.rules;
-        for hot in self.runs.iter() {
-            for p in self.posts[hot.at as usize..(hot.at + hot.len) as usize].iter_mut() {
+        for run in self.runs.iter() {
+            for p in self.posts[run.at as usize..(run.at + run.len) as usize].iter_mut() {
                 let at = rules[p.rule as usize].as_ref().expect("postings name live rules").code;
                 p.word = at << CODE_SHIFT | (p.word & ((1 << CODE_SHIFT) - 1));
             }
@@ -613,11 +613,7 @@ impl Index {
 
     /// Take out the rule in `slot`.
     fn remove(&mut self, slot: u32) -> PyResult<()> {
-        let rule = self
-            .rules
-            .get_mut(slot as usize)
-            .and_then(Option::take)
-            .ok_or_else(|| PyKeyError::new_err(slot))?;
+        let rule = self.rules.get_mut(slot as usize).and_then(Option::take).ok_or_else(|| PyKeyError::new_err(slot))?;
         self.names[slot as usize] = None;
         self.order.remove(&rule.sort_key);
         let block = Block::at(&self.code, rule.code);
@@ -673,7 +669,10 @@ impl Index {
                 prefetch(name.as_ptr());
             }
         }
-        PyList::new(py, matched.iter().map(|&(_, r)| names[r as usize].as_ref().expect("matched rules are live").bind(py)))
+        PyList::new(
+            py,
+            matched.iter().map(|&(_, r)| names[r as usize].as_ref().expect("matched rules are live").bind(py)),
+        )
     }
 
     /// Sizes, for tests: (rules, keys, lexicon entries, entries only cached for prefixes).

@@ -31,13 +31,21 @@ impl Order {
         if self.rank.len() <= slot as usize {
             self.rank.resize(slot as usize + 1, 0);
         }
-        let before = self.by_key.range::<[u8], _>((Unbounded, Excluded(&*key))).next_back().map(|(_, &s)| self.rank[s as usize]);
-        let after = self.by_key.range::<[u8], _>((Excluded(&*key), Unbounded)).next().map(|(_, &s)| self.rank[s as usize]);
+        let before =
+            self.by_key.range::<[u8], _>((Unbounded, Excluded(&*key))).next_back().map(|(_, &s)| self.rank[s as usize]);
+        let after =
+            self.by_key.range::<[u8], _>((Excluded(&*key), Unbounded)).next().map(|(_, &s)| self.rank[s as usize]);
         let rank = match (before, after) {
             (None, None) => Some(u64::MAX / 2),
             (Some(a), None) => a.checked_add(STRIDE),
             (None, Some(b)) => b.checked_sub(STRIDE).or(if b >= 2 { Some(b / 2) } else { None }),
-            (Some(a), Some(b)) => if b - a >= 2 { Some(a + (b - a) / 2) } else { None },
+            (Some(a), Some(b)) => {
+                if b - a >= 2 {
+                    Some(a + (b - a) / 2)
+                } else {
+                    None
+                }
+            }
         };
         self.by_key.insert(key, slot);
         match rank {

@@ -178,7 +178,8 @@ impl Story {
     /// A leaf NEAR another (each key << 2 | fields), without the rule's block.
     pub fn near_pair(&self, a: u32, b: u32, distance: u32) -> bool {
         [TITLE, BODY].into_iter().any(|field| {
-            a & b & field as u32 != 0 && close(self.occurrences(a >> 2, field), self.occurrences(b >> 2, field), distance)
+            a & b & field as u32 != 0
+                && close(self.occurrences(a >> 2, field), self.occurrences(b >> 2, field), distance)
         })
     }
 
@@ -244,7 +245,12 @@ impl Story {
 
 /// Two spans, one from each side, that do not overlap and have at most
 /// `distance` tokens between them, in either order.
-fn close(left: impl Iterator<Item = (u32, u32)>, right: impl Iterator<Item = (u32, u32)> + Clone, distance: u32) -> bool {
+fn close(
+    left: impl Iterator<Item = (u32, u32)>,
+    right: impl Iterator<Item = (u32, u32)> + Clone,
+    distance: u32,
+) -> bool {
     let d = distance;
-    left.into_iter().any(|(a0, a1)| right.clone().any(|(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d)))
+    left.into_iter()
+        .any(|(a0, a1)| right.clone().any(|(b0, b1)| (a1 <= b0 && b0 - a1 <= d) || (b1 <= a0 && a0 - b1 <= d)))
 }
