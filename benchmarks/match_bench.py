@@ -204,7 +204,8 @@ def main() -> None:
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--engine", choices=["native", "python"], help="matcher engine (default: native when built)")
-    ap.add_argument("--repeat", type=int, default=1, help="measure every size this many times, sizes taking turns; report the median run")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every size this many times, sizes taking turns; report the median run")
     ap.add_argument("--write-rules", nargs=2, metavar=("N", "PATH"), help="write N generated rules as a rules file and exit")
     ap.add_argument("--agree", type=int, metavar="N", help="check N generated rules and some hand-written ones against the regex baseline on every story")
     ap.add_argument("--one", nargs=2, metavar=("N", "RULES_JSON"), help=argparse.SUPPRESS)

@@ -40,11 +40,16 @@ def available() -> bool:
     return _native is not None
 
 
-def rule_spec(nnf: Expr) -> tuple[list[tuple[int, list[str], int]], list[tuple[list[int], list[int], int]], list[int], list[int], tuple[int, int, int]]:
+LeafSpec = tuple[int, list[str], int]
+NearSpec = tuple[list[int], list[int], int]
+RuleSpec = tuple[list[LeafSpec], list[NearSpec], list[int], list[int], tuple[int, int, int]]
+
+
+def rule_spec(nnf: Expr) -> RuleSpec:
     """(leaves, NEARs, program, anchors, decide) for a rule in negation normal form."""
-    leaves: list[tuple[int, list[str], int]] = []
+    leaves: list[LeafSpec] = []
     numbers: dict[Leaf, int] = {}
-    nears: list[tuple[list[int], list[int], int]] = []
+    nears: list[NearSpec] = []
     program: list[int] = []
 
     def leaf(e: Leaf) -> int:

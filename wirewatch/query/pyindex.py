@@ -4,7 +4,7 @@ Used when the compiled core (`native.py`) is not built; same answers.
 
 How a story is matched:
 
-1. Each field is cut into tokens (`tokens.tokens`).  Every term of every
+1. `Matcher` cuts each field into tokens (`tokens.tokens`).  Every term of every
    rule is then just a member of the field's token set.
 2. Every phrase and prefix of every rule is a pattern in one Aho-Corasick
    automaton run over the field's tokens joined as " t1 t2 … ": a phrase is
