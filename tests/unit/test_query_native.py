@@ -108,7 +108,7 @@ def test_phrases_that_start_alike():
 
 @needs_native
 def test_a_prefix_that_starts_and_stops_anchoring_rules():
-    # Unanchored prefixes are only noted, anchored ones marked; a prefix can change sides.
+    # Only prefixes that anchor rules have their postings looked at; a prefix can change sides.
     m = Matcher(engine="native")
     m.add("near", "opec NEAR/2 quot*")
     m.add("and", "output quot*")
