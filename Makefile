@@ -8,7 +8,8 @@ WW := $(VENV)/bin/wirewatch
 .PHONY: setup
 setup: $(VENV)/.installed  ## make the virtual environment at .venv (idempotent)
 
-$(VENV)/.installed: pyproject.toml
+# The matcher's compiled core is built by pip too: rebuild when its sources change.
+$(VENV)/.installed: pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/match_bench.py --sizes 100,1000 --runs 1
     .venv/bin/python benchmarks/match_bench.py --write-rules 10000 /tmp/rules-10k.yaml
     .venv/bin/python benchmarks/match_bench.py --agree 200   # matcher == regex on every story
+    .venv/bin/python benchmarks/match_bench.py --sizes 100,100000 --repeat 5 --baseline-max 0
+    .venv/bin/python benchmarks/match_bench.py --engine python   # the pure-Python matcher
 
 Each size runs in a fresh process, so "peak RSS" is that size's own (it
 includes the 18,000 stories held in memory); "matcher MB" is what building
@@ -11,9 +13,11 @@ the matcher added.  "change ms" is one live change (remove or add a rule)
 followed by matching a story.  Rules
 come from `rulegen.py` with a fixed seed; smaller sets are prefixes of
 larger ones.  Throughput is `Matcher.match(title, body)` over every story,
-the median of `--runs` passes.  The regex baseline runs on an evenly spaced
-sample of stories (it is slow) and must give the same rule ids as the
-matcher on every one of them.
+the median of `--runs` passes.  With `--repeat N` every size is measured N
+times, the sizes taking turns (so that each sees the same load on a shared
+machine), and each row is the run with the median throughput.  The regex
+baseline runs on an evenly spaced sample of stories (it is slow) and must
+give the same rule ids as the matcher on every one of them.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def current_rss_mb() -> float:
     return 0.0
 
 
-def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: int) -> dict:
+def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: int, engine: str | None) -> dict:
     """Measure one rule-set size in this process; returns the row as a dict."""
     stories = load_stories(corpus)
     pairs = [(s.title, s.body) for s in stories]
@@ -76,8 +80,8 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
     before = current_rss_mb()
 
     started = time.perf_counter()
-    matcher = Matcher.from_rules(rules)
-    matcher.match("", "")  # builds the automaton
+    matcher = Matcher.from_rules(rules, engine=engine)
+    matcher.match("", "")  # builds the automaton (pure-Python engine)
     build = time.perf_counter() - started
     matcher_mb = current_rss_mb() - before
 
@@ -99,6 +103,7 @@ def one_size(rules_file: Path, n: int, corpus: Path, runs: int, baseline_max: in
     seconds = statistics.median(times)
     row = {
         "rules": n,
+        "engine": matcher.engine,
         "build_s": build,
         "stories_per_s": len(pairs) / seconds,
         "mb_per_s": megabytes / seconds,
@@ -139,12 +144,12 @@ TRICKY = [
 ]
 
 
-def agree(rules_file: Path, n: int, corpus: Path) -> None:
+def agree(rules_file: Path, n: int, corpus: Path, engine: str | None) -> None:
     """Compare the matcher with the regex baseline on every story; exit 1 on any difference."""
     from regex_baseline import RegexMatcher
 
     rules = [tuple(r) for r in json.loads(rules_file.read_text())[:n]] + TRICKY
-    fast, slow = Matcher.from_rules(rules), RegexMatcher(rules)
+    fast, slow = Matcher.from_rules(rules, engine=engine), RegexMatcher(rules)
     differ = matches = 0
     stories = load_stories(corpus)
     for story in stories:
@@ -153,7 +158,7 @@ def agree(rules_file: Path, n: int, corpus: Path) -> None:
         if a != b:
             differ += 1
             print(f"{story.id}: matcher {a} regex {b}", file=sys.stderr)
-    print(f"{len(rules)} rules, {len(stories)} stories, {matches} matches: {differ} stories differ")
+    print(f"{fast.engine} matcher, {len(rules)} rules, {len(stories)} stories, {matches} matches: {differ} stories differ")
     sys.exit(1 if differ else 0)
 
 
@@ -173,6 +178,7 @@ def table(rows: list[dict], markdown: bool) -> None:
             ("yes" if not r["regex_disagreements"] else f"NO: {r['regex_disagreements']} stories differ") if regex else "–",
         ])
     if markdown:
+        print(f"{rows[0]['engine']} engine\n")
         print("| " + " | ".join(head) + " |")
         print("|" + " --- |" * len(head))
         for line in lines:
@@ -181,7 +187,7 @@ def table(rows: list[dict], markdown: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="wirewatch matcher, Reuters-21578 (18,000 stories)")
+    t = Table(title=f"wirewatch matcher ({rows[0]['engine']} engine), Reuters-21578 (18,000 stories)")
     for h in head:
         t.add_column(h, justify="right")
     for line in lines:
@@ -197,6 +203,9 @@ def main() -> None:
     ap.add_argument("--baseline-max", type=int, default=10_000, help="largest rule set the regex baseline runs on")
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--engine", choices=["native", "python"], help="matcher engine (default: native when built)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every size this many times, sizes taking turns; report the median run")
     ap.add_argument("--write-rules", nargs=2, metavar=("N", "PATH"), help="write N generated rules as a rules file and exit")
     ap.add_argument("--agree", type=int, metavar="N", help="check N generated rules and some hand-written ones against the regex baseline on every story")
     ap.add_argument("--one", nargs=2, metavar=("N", "RULES_JSON"), help=argparse.SUPPRESS)
@@ -204,14 +213,14 @@ def main() -> None:
     corpus = corpus_dir(args.corpus)
 
     if args.one:
-        row = one_size(Path(args.one[1]), int(args.one[0]), corpus, args.runs, args.baseline_max)
+        row = one_size(Path(args.one[1]), int(args.one[0]), corpus, args.runs, args.baseline_max, args.engine)
         print(json.dumps(row))
         return
     if args.agree:
         with tempfile.TemporaryDirectory() as tmp:
             rules_file = Path(tmp) / "rules.json"
             rules_file.write_text(json.dumps(make_rules(corpus, args.agree, args.seed)))
-            agree(rules_file, args.agree, corpus)
+            agree(rules_file, args.agree, corpus, args.engine)
     if args.write_rules:
         import yaml
 
@@ -224,20 +233,34 @@ def main() -> None:
     started = time.perf_counter()
     rules = make_rules(corpus, max(sizes), args.seed)
     print(f"generated {len(rules):,} rules in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    rows = []
+    runs: dict[int, list[dict]] = {n: [] for n in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         rules_file = Path(tmp) / "rules.json"
         rules_file.write_text(json.dumps(rules))
-        for n in sizes:
-            cmd = [sys.executable, __file__, "--one", str(n), str(rules_file), "--runs", str(args.runs),
-                   "--baseline-max", str(args.baseline_max), "--corpus", str(corpus)]
-            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            rows.append(json.loads(done.stdout))
-            print(f"{n:,} rules: {rows[-1]['stories_per_s']:,.0f} stories/s", file=sys.stderr)
+        for turn in range(args.repeat):
+            for n in sizes:
+                cmd = [sys.executable, __file__, "--one", str(n), str(rules_file), "--runs", str(args.runs),
+                       "--baseline-max", str(args.baseline_max if turn == 0 else 0), "--corpus", str(corpus)]
+                if args.engine:
+                    cmd += ["--engine", args.engine]
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                runs[n].append(json.loads(done.stdout))
+                print(f"{n:,} rules: {runs[n][-1]['stories_per_s']:,.0f} stories/s", file=sys.stderr)
+    rows = [_median_run(runs[n]) for n in sizes]
     table(rows, args.markdown)
     if 100 in sizes and 100_000 in sizes:
         by = {r["rules"]: r for r in rows}
         print(f"\nthroughput at 100,000 rules / at 100 rules: {by[100_000]['stories_per_s'] / by[100]['stories_per_s']:.2f}")
+        if args.repeat > 1:
+            ratios = sorted(b["stories_per_s"] / a["stories_per_s"] for a, b in zip(runs[100], runs[100_000]))
+            print("per turn (100 and 100,000 rules measured one after the other): " + ", ".join(f"{r:.2f}" for r in ratios))
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput, with the regex columns of the first run (the only one that has them)."""
+    row = dict(sorted(runs, key=lambda r: r["stories_per_s"])[len(runs) // 2])
+    row.update({k: v for k, v in runs[0].items() if k.startswith("regex_")})
+    return row
 
 
 if __name__ == "__main__":

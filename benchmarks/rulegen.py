@@ -67,6 +67,13 @@ class RuleGenerator:
     def _words(self, toks: list[str]) -> list[str]:
         return [w for w in dict.fromkeys(toks) if _content(w) and self._ok(w)]
 
+    def _rare(self, word: str) -> bool:
+        return _content(word) and self._ok(word)
+
+    def _near(self, body: list[str], i: int, n: int) -> list[str]:
+        """The rare words at most n tokens after body[i]."""
+        return [w for w in body[i + 1 : i + 2 + n] if self._rare(w)]
+
     def _phrases(self, toks: list[str]) -> list[str]:
         out = []
         for k in (2, 2, 3):
@@ -91,13 +98,16 @@ class RuleGenerator:
 
     def rule(self) -> str:
         rnd = self.rnd
+        # The construct is drawn once; a story that cannot give it makes way
+        # for another story, not another construct (or constructs that need
+        # rarer material, NEAR above all, would come out far below their share).
+        kind = rnd.random()
         while True:
             title, body = self._story()
             words, phrases = self._parts(body)
             if len(words) < 4 or not phrases:
                 continue
             part = lambda: rnd.choice(phrases) if rnd.random() < 0.5 else rnd.choice(words)  # noqa: E731
-            kind = rnd.random()
             if kind < 0.22:
                 return rnd.choice(phrases)
             if kind < 0.34:
@@ -109,11 +119,12 @@ class RuleGenerator:
                 other = self._parts(self._story()[1])[0] or words
                 return f"({rnd.choice(words)} OR {rnd.choice(other)}) {part()}"
             if kind < 0.70:
-                i = rnd.randrange(len(body) - 1)
                 n = rnd.randint(1, 8)
-                near = [w for w in body[i + 1 : i + 2 + n] if _content(w) and self._ok(w)]
-                if not _content(body[i]) or not self._ok(body[i]) or not near:
+                starts = [i for i in range(len(body) - 1) if self._rare(body[i]) and self._near(body, i, n)]
+                if not starts:
                     continue
+                i = rnd.choice(starts)
+                near = self._near(body, i, n)
                 left = body[i] if rnd.random() < 0.7 or len(body[i]) < 6 else body[i][: rnd.randint(4, len(body[i]) - 1)] + "*"
                 return f"{left} NEAR/{n} {rnd.choice(near)}"
             if kind < 0.80:

@@ -6,8 +6,19 @@ from hypothesis import strategies as st
 from spec_model import evaluate, queries, render, rejected_for_matching_nothing, stories, story_tokens
 
 from wirewatch.errors import RuleError
-from wirewatch.query import Matcher, QueryError, parse
+from wirewatch.query import Matcher, QueryError, native, parse
+from wirewatch.query import matcher as matcher_module
 from wirewatch.query.tokens import tokens
+
+ENGINES = ["python", "native"] if native.available() else ["python"]
+
+
+@pytest.fixture(autouse=True, scope="module", params=ENGINES)
+def engine(request):
+    """Every test here runs against each matcher engine (module-scoped, for hypothesis)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matcher_module, "default_engine", lambda: request.param)
+        yield request.param
 
 SAMPLE_TITLE = "Xi’s Moscow visit: Putin hails ‘peace talks’ as West weighs deadly military aid"
 SAMPLE_BODY = (
@@ -21,6 +32,10 @@ def matcher(**rules) -> Matcher:
     for rule_id, query in rules.items():
         m.add(rule_id, query)
     return m
+
+
+def test_the_engine_under_test_is_used(engine):
+    assert Matcher().engine == engine == Matcher.from_rules({"a": "oil"}).engine
 
 
 def test_spec_examples_against_a_story():

@@ -1,296 +1,57 @@
 """Many watch rules against one story at a time, with cost that grows with what matches.
 
-How a story is matched:
+`Matcher` holds the rules by id, parses them, cuts stories into tokens and
+explains matches (`hits`); which rules a story's tokens match is the job of
+an index, one of two engines that give the same answers:
 
-1. Each field is cut into tokens (`tokens.tokens`).  Every term of every
-   rule is then just a member of the field's token set.
-2. Every phrase and prefix of every rule is a pattern in one Aho-Corasick
-   automaton run over the field's tokens joined as " t1 t2 … ": a phrase is
-   " crude oil " and a prefix " sanc", so every hit is on token boundaries
-   and needs no checking.  The keys found join the field's set.
-3. NEARs are evaluated on token positions, but only those whose both sides
-   have a word in the story; a true NEAR joins the set as a key of its own.
-4. Most rules are an AND of clauses, each clause an OR of leaves or NEARs,
-   with perhaps some NOT leaves: `(wheat OR maize) "export subsidies"
-   -futures`.  Those are matched in bulk, with set and dict operations that
-   run in C: a rule of one clause is found by looking its keys up; for
-   longer ones every present key names the (rule, clause) slots it
-   satisfies, the slots are counted per rule, and a rule matches when its
-   count equals its number of clauses.  Rules holding a present NOT leaf are
-   then taken out.
-5. Every other rule is indexed by "anchor" leaves chosen so that the rule
-   cannot match unless one of them is present (the rarest conjunct by a
-   word-weight heuristic, like Lucene Monitor's presearcher).  Only rules
-   whose anchors were seen are evaluated, by a small function generated per
-   rule shape.
+* "native" (`native.py`): a compiled core in Rust, used when it was built
+  (a Rust toolchain present at install time).  Per story its work is a
+  dictionary probe per token and a look at the rules anchored by what was
+  found, so it stays nearly flat from 100 to 100,000 rules.
+* "python" (`pyindex.py`): pure Python, the fallback.
 
-Adding or removing a rule updates dictionaries in place.  New patterns go
-into a small second automaton that is rebuilt on the next match; the big one
-is rebuilt only when the small one has grown to an eighth of it, so a change
-costs milliseconds, not a rebuild of 100,000 rules.
+Both index each rule by anchors, leaves one of which a story must hold for
+the rule to match (`anchors.py`, like Lucene Monitor's presearcher), and
+check every rule they report exactly; adding or removing a rule updates
+them in place.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter, rshift
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import QueryError, RuleError
 from ..model import Hit
+from . import native
 from .evaluate import StoryView, witnesses
-from .expr import And, Expr, Field, Leaf, Near, Not, Or, leaves, negation_normal_form
+from .expr import Expr, negation_normal_form
 from .parser import parse
+from .pyindex import PythonIndex
 from .tokens import token_spans, tokens
-from .weights import leaf_cost
 
-Check = Callable[[set, set, set], bool]
-Literal_ = tuple["Field | None", str]  # (field or None for either, key)
-
-# A rule of up to this many clauses is matched in bulk (slot = rule << 4 | clause).
-_SLOT_BITS = 4
-MAX_CLAUSES = 1 << _SLOT_BITS
+Engine = Literal["native", "python"]
 
 
-def near_key(near: Near) -> str:
-    """The key a true NEAR is known by among a story's keys (no token holds a NUL)."""
-    return "\x00" + str(near)
+def default_engine() -> Engine:
+    return "native" if native.available() else "python"
 
 
 @dataclass(frozen=True)
 class CompiledRule:
     query: str
     expr: Expr
-    # Bulk form: true when every clause has a present literal and no negative is present ...
-    clauses: tuple[tuple[Literal_, ...], ...]
-    negatives: tuple[Literal_, ...]
-    # ... otherwise (clauses empty): cannot be true unless one of these keys is present,
-    anchors: tuple[str, ...]
-    # and then this says whether it is.
-    check: Check | None
-    patterns: tuple[str, ...]
-    nears: tuple[Near, ...]
+    nnf: Expr
 
 
 def compile_rule(query: str) -> CompiledRule:
     """Parse a query and prepare it for the matcher; raises `QueryError`."""
     expr = parse(query)
-    nnf = negation_normal_form(expr)
-    patterns = tuple(sorted({leaf.pattern for leaf in leaves(nnf) if leaf.kind != "term"}))
-    nears = tuple(dict.fromkeys(_nears(nnf)))
-    bulk = _clausal(nnf)
-    if bulk is not None:
-        return CompiledRule(query, expr, bulk[0], bulk[1], (), None, patterns, nears)
-    chosen = _anchors(nnf)
-    if chosen is None:  # pragma: no cover - parse() rejects every such query
-        raise QueryError("the query has no word it must contain", 1, query)
-    anchors = tuple(dict.fromkeys(_anchor_key(x) for x in chosen[1]))
-    return CompiledRule(query, expr, (), (), anchors, _verifier(nnf), patterns, nears)
-
-
-def _literal(e: Leaf | Near) -> Literal_:
-    return (e.field, e.key) if isinstance(e, Leaf) else (None, near_key(e))
-
-
-def _anchor_key(e: Leaf | Near) -> str:
-    return e.key if isinstance(e, Leaf) else near_key(e)
-
-
-def _nears(e: Expr) -> list[Near]:
-    if isinstance(e, Near):
-        return [e]
-    if isinstance(e, Leaf):
-        return []
-    if isinstance(e, Not):
-        return _nears(e.child)
-    return [n for c in e.children for n in _nears(c)]
-
-
-def _clausal(nnf: Expr) -> tuple[tuple[tuple[Literal_, ...], ...], tuple[Literal_, ...]] | None:
-    """(clauses, negatives) when `nnf` is an AND of ORs of leaves/NEARs and NOT leaves/NEARs."""
-    clauses: list[tuple[Literal_, ...]] = []
-    negatives: list[Literal_] = []
-    for part in nnf.children if isinstance(nnf, And) else (nnf,):
-        if isinstance(part, (Leaf, Near)):
-            clauses.append((_literal(part),))
-        elif isinstance(part, Or) and all(isinstance(c, (Leaf, Near)) for c in part.children):
-            clauses.append(tuple(dict.fromkeys(_literal(c) for c in part.children)))  # type: ignore[arg-type]
-        elif isinstance(part, Not) and isinstance(part.child, (Leaf, Near)):
-            negatives.append(_literal(part.child))
-        else:
-            return None
-    clauses = list(dict.fromkeys(clauses))
-    if not clauses or len(clauses) > MAX_CLAUSES:
-        return None
-    return tuple(clauses), tuple(dict.fromkeys(negatives))
-
-
-def _anchors(e: Expr) -> tuple[float, list[Leaf | Near]] | None:
-    """Leaves one of which must be present for `e` (in negation normal form) to be true.
-
-    None when there is no such set (a negated leaf).  Among the choices an
-    AND offers, the cheapest (rarest) is taken.
-    """
-    if isinstance(e, Leaf):
-        return leaf_cost(e), [e]
-    if isinstance(e, Not):
-        return None
-    if isinstance(e, Near):
-        # A true NEAR's own key is among the story's keys; rarer than either side.
-        return 0.5 * min(sum(map(leaf_cost, e.left)), sum(map(leaf_cost, e.right))), [e]
-    options = [_anchors(c) for c in e.children]  # type: ignore[union-attr]
-    if isinstance(e, And):
-        found = [o for o in options if o is not None]
-        return min(found, key=lambda c: c[0]) if found else None
-    if any(o is None for o in options):
-        return None
-    return sum(o[0] for o in options), [leaf for o in options for leaf in o[1]]  # type: ignore[index]
-
-
-_SETS = {None: "A", "title": "T", "body": "B"}
-_FACTORIES: dict[str, Callable[..., Check]] = {}
-
-
-def _verifier(nnf: Expr) -> Check:
-    """A function (A, T, B) -> bool for one rule.
-
-    A, T and B are the keys present in either field (true NEARs included),
-    the title and the body.
-    The function is generated once per rule shape (the query with its words
-    taken out) and closed over this rule's keys.
-    """
-    params: list[Any] = []
-    code = _code(nnf, params)
-    factory = _FACTORIES.get(code)
-    if factory is None:
-        names = ", ".join(f"k{i}" for i in range(len(params)))
-        factory = eval(compile(f"lambda {names}: lambda A, T, B: {code}", "<watch-rule>", "eval"))
-        _FACTORIES[code] = factory
-    return factory(*params)
-
-
-def _code(e: Expr, params: list[Any]) -> str:
-    if isinstance(e, Leaf):
-        params.append(e.key)
-        return f"k{len(params) - 1} in {_SETS[e.field]}"
-    if isinstance(e, Near):
-        params.append(near_key(e))
-        return f"k{len(params) - 1} in A"
-    if isinstance(e, Not):
-        return f"not {_code(e.child, params)}"
-    kids = e.children  # type: ignore[union-attr]
-    joiner = " and " if isinstance(e, And) else " or "
-    return "(" + joiner.join(_code(c, params) for c in kids) + ")"
-
-
-class _Patterns:
-    """Phrase and prefix patterns in a big automaton plus a small one for recent additions."""
-
-    def __init__(self) -> None:
-        self.live: dict[str, int] = {}
-        self._base_keys: frozenset[str] = frozenset()
-        self._base: Any = None
-        self._delta_keys: set[str] = set()
-        self._delta: Any = None
-        self._dead = 0
-        self._dirty = False
-        self._lock = threading.Lock()
-
-    def __bool__(self) -> bool:
-        return bool(self.live)
-
-    def add(self, pattern: str) -> None:
-        count = self.live.get(pattern, 0)
-        self.live[pattern] = count + 1
-        if count == 0:
-            if pattern in self._base_keys:
-                self._dead -= 1
-            else:
-                self._delta_keys.add(pattern)
-                self._dirty = True
-
-    def remove(self, pattern: str) -> None:
-        count = self.live[pattern] - 1
-        if count:
-            self.live[pattern] = count
-            return
-        del self.live[pattern]
-        if pattern in self._base_keys:
-            # Left in the automaton: a dead pattern's hits match no rule.
-            self._dead += 1
-        else:
-            self._delta_keys.discard(pattern)
-            self._dirty = True
-
-    def refresh(self) -> None:
-        """Rebuild what changed; called before matching (cheap when nothing did)."""
-        if not self._dirty:
-            return
-        with self._lock:
-            if not self._dirty:
-                return
-            base_size = len(self._base_keys)
-            if len(self._delta_keys) > max(2000, base_size // 8) or self._dead > max(2000, base_size // 4):
-                self._base_keys = frozenset(self.live)
-                self._base = _automaton(self._base_keys)
-                self._delta_keys = set()
-                self._delta = None
-                self._dead = 0
-            else:
-                self._delta = _automaton(self._delta_keys)
-            self._dirty = False
-
-    def find(self, joined: str) -> list[str]:
-        found = self._base.find_matches_as_strings(joined, overlapping=True) if self._base is not None else []
-        if self._delta is not None:
-            found += self._delta.find_matches_as_strings(joined, overlapping=True)
-        return found
-
-
-def _automaton(keys: Iterable[str]) -> Any:
-    import ahocorasick_rs
-
-    keys = sorted(keys)
-    return ahocorasick_rs.AhoCorasick(keys) if keys else None
+    return CompiledRule(query, expr, negation_normal_form(expr))
 
 
 RuleLike = Any  # wirewatch.rules.Rule, or an (id, query) pair
-
-
-class _NearAtom:
-    """A NEAR shared by every rule that uses it, and the keys that trigger its check."""
-
-    __slots__ = ("near", "key", "anchors", "others", "count")
-
-    def __init__(self, near: Near) -> None:
-        self.near = near
-        self.key = near_key(near)
-        sides = sorted((near.left, near.right), key=lambda side: sum(map(leaf_cost, side)))
-        self.anchors = tuple(dict.fromkeys(leaf.key for leaf in sides[0]))
-        self.others = frozenset(leaf.key for leaf in sides[1])
-        self.count = 0
-
-
-# What a key's posting record holds, by position: the rules (or slots, or
-# NEAR keys) for which the key's presence in a field ...
-EXACT = 0  # ... makes a one-clause rule true,
-FIRST = 1  # ... satisfies clause 1 of a two-clause rule,
-SECOND = 2  # ... satisfies clause 2 of a two-clause rule,
-SLOTS = 3  # ... satisfies clause j of a longer rule r (slot r << 4 | j),
-NEGATIVE = 4  # ... makes a rule with this NOT leaf false,
-GENERAL = 5  # ... calls for checking a rule in full (anchors, either field),
-NEARS = 6  # ... calls for checking a NEAR on token positions (anchors, either field).
-_KINDS = 7
-_EMPTY: frozenset = frozenset()
-_GET = [itemgetter(i) for i in range(_KINDS)]
-
-
-def _union(kind: int, records: list[list[Any]]) -> set:
-    return set().union(*map(_GET[kind], records))
 
 
 class Matcher:
@@ -298,53 +59,35 @@ class Matcher:
 
     `match` may run in several threads at once, but not while `add` or
     `remove` runs: apply changes between stories, or build a new matcher and
-    swap it in.
+    swap it in.  `engine` picks the index (default: the compiled one when
+    built).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine: Engine = engine or default_engine()
+        if self.engine == "native":
+            self._index: Any = native.NativeIndex()
+        elif self.engine == "python":
+            self._index = PythonIndex()
+        else:
+            raise ValueError(f"unknown matcher engine {engine!r}")
         self._rules: dict[str, CompiledRule] = {}
-        self._number: dict[str, int] = {}
-        # Rule numbers are never reused; a removed rule leaves None behind.
-        self._name: list[str | None] = []
-        # Per field scope (None = either field): key -> posting record (see EXACT … NEARS).
-        # One record per key keeps it to one dictionary probe per key of a story.
-        self._index: dict[Field | None, dict[str, list[Any]]] = {None: {}, "title": {}, "body": {}}
-        self._need: dict[int, int] = {}
-        self._checks: dict[int, Check] = {}
-        self._nears: dict[str, _NearAtom] = {}
-        self._patterns = _Patterns()
-
-    def _post(self, field: Field | None, key: str, kind: int, item: Any) -> None:
-        record = self._index[field].get(key)
-        if record is None:
-            record = self._index[field][key] = [_EMPTY] * _KINDS
-        if record[kind] is _EMPTY:
-            record[kind] = set()
-        record[kind].add(item)
-
-    def _unpost(self, field: Field | None, key: str, kind: int, item: Any) -> None:
-        table = self._index[field]
-        record = table.get(key)
-        if record is None:
-            return
-        record[kind].discard(item)
-        if not record[kind]:
-            record[kind] = _EMPTY
-            if all(x is _EMPTY for x in record):
-                del table[key]
 
     # -- the rule set ---------------------------------------------------------------
 
     @classmethod
     def from_rules(
-        cls, rules: Iterable[RuleLike] | Mapping[str, str], on_error: Callable[[RuleError], None] | None = None
+        cls,
+        rules: Iterable[RuleLike] | Mapping[str, str],
+        on_error: Callable[[RuleError], None] | None = None,
+        engine: Engine | None = None,
     ) -> "Matcher":
         """A matcher for `rules`: `Rule` objects, (id, query) pairs, or a mapping of id to query.
 
         An invalid query or a repeated id raises `RuleError`, or is handed to
         `on_error` and left out.
         """
-        m = cls()
+        m = cls(engine)
         items = rules.items() if isinstance(rules, Mapping) else rules
         for item in items:
             rule_id, query = (item.id, item.query) if hasattr(item, "query") else item
@@ -363,86 +106,25 @@ class Matcher:
         return m
 
     def compact(self) -> None:
-        """Lay the index out again, each key's postings together in memory.
-
-        Rules added one by one leave a key's postings scattered over the
-        heap; matching a story touches them all, so after a bulk load this
-        saves cache misses.  Not needed for correctness.
-        """
-        for field, table in self._index.items():
-            self._index[field] = {
-                key: [_EMPTY if x is _EMPTY else set(x) for x in record] for key, record in table.items()
-            }
+        """Lay the index out again after a bulk load (fewer cache misses; not needed for correctness)."""
+        self._index.compact()
 
     def add(self, rule_id: str, query: str) -> None:
         """Add a rule, or replace the rule with this id; raises `QueryError` (and keeps the old rule)."""
+        if not isinstance(rule_id, str):
+            raise TypeError(f"a rule id is a string, not {type(rule_id).__name__}")
         compiled = compile_rule(query)
         if rule_id in self._rules:
             self.remove(rule_id)
-        r = len(self._name)
+        self._index.add(rule_id, compiled.nnf)
         self._rules[rule_id] = compiled
-        self._number[rule_id] = r
-        self._name.append(rule_id)
-        self._postings(r, compiled, self._post)
-        if len(compiled.clauses) > 2:
-            self._need[r] = len(compiled.clauses)
-        if compiled.check is not None:
-            self._checks[r] = compiled.check
-        for near in compiled.nears:
-            self._add_near(near)
-        for pattern in compiled.patterns:
-            self._patterns.add(pattern)
 
     def remove(self, rule_id: str) -> bool:
         """Remove a rule; False if there was none with this id."""
-        compiled = self._rules.pop(rule_id, None)
-        if compiled is None:
+        if self._rules.pop(rule_id, None) is None:
             return False
-        r = self._number.pop(rule_id)
-        self._name[r] = None
-        self._postings(r, compiled, self._unpost)
-        self._need.pop(r, None)
-        self._checks.pop(r, None)
-        for near in compiled.nears:
-            self._remove_near(near)
-        for pattern in compiled.patterns:
-            self._patterns.remove(pattern)
+        self._index.remove(rule_id)
         return True
-
-    @staticmethod
-    def _postings(r: int, compiled: CompiledRule, post: Callable[[Field | None, str, int, Any], None]) -> None:
-        """Every posting of rule number `r`, handed to `post` (to add or to remove them)."""
-        clauses = compiled.clauses
-        for j, clause in enumerate(clauses):
-            for field, key in clause:
-                if len(clauses) == 1:
-                    post(field, key, EXACT, r)
-                elif len(clauses) == 2:
-                    post(field, key, FIRST if j == 0 else SECOND, r)
-                else:
-                    post(field, key, SLOTS, r << _SLOT_BITS | j)
-        for field, key in compiled.negatives:
-            post(field, key, NEGATIVE, r)
-        for key in compiled.anchors:
-            post(None, key, GENERAL, r)
-
-    def _add_near(self, near: Near) -> None:
-        key = near_key(near)
-        atom = self._nears.get(key)
-        if atom is None:
-            atom = self._nears[key] = _NearAtom(near)
-            for anchor in atom.anchors:
-                self._post(None, anchor, NEARS, key)
-        atom.count += 1
-
-    def _remove_near(self, near: Near) -> None:
-        key = near_key(near)
-        atom = self._nears[key]
-        atom.count -= 1
-        if not atom.count:
-            del self._nears[key]
-            for anchor in atom.anchors:
-                self._unpost(None, anchor, NEARS, key)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -463,55 +145,7 @@ class Matcher:
 
     def match(self, title: str, body: str) -> list[str]:
         """Ids of the rules the story matches, sorted."""
-        title_tokens = tokens(title)
-        body_tokens = tokens(body)
-        title_joined = " " + " ".join(title_tokens) + " "
-        body_joined = " " + " ".join(body_tokens) + " "
-        in_title = set(title_tokens)
-        in_body = set(body_tokens)
-        patterns = self._patterns
-        if patterns:
-            patterns.refresh()
-            in_title.update(patterns.find(title_joined))
-            in_body.update(patterns.find(body_joined))
-        present = in_title | in_body
-
-        index = self._index
-        either = index[None]
-        records = list(map(either.__getitem__, either.keys() & present))
-        nears = _union(NEARS, records)
-        if nears:
-            story = None
-            for key in nears:
-                atom = self._nears[key]
-                if atom.others.isdisjoint(present):
-                    continue
-                if story is None:
-                    story = StoryView(title_tokens, body_tokens, title_joined, body_joined)
-                if story.near(atom.near):
-                    present.add(key)
-                    if key in either:
-                        records.append(either[key])
-        general = _union(GENERAL, records)
-        for field, keys in (("title", in_title), ("body", in_body)):
-            if index[field]:
-                records.extend(map(index[field].__getitem__, index[field].keys() & keys))
-
-        found = _union(EXACT, records)
-        first = _union(FIRST, records)
-        if first:
-            found |= first & _union(SECOND, records)
-        slots = _union(SLOTS, records)
-        if slots:
-            counts = Counter(map(rshift, slots, repeat(_SLOT_BITS)))
-            found.update(map(itemgetter(0), counts.items() & self._need.items()))
-        if general:
-            checks = self._checks
-            found.update([r for r in general if checks[r](present, in_title, in_body)])
-        if found:
-            found -= _union(NEGATIVE, records)
-        name = self._name
-        return sorted([name[r] for r in found])
+        return self._index.match(tokens(title), tokens(body))
 
     def hits(self, title: str, body: str, rule_ids: Iterable[str] | None = None) -> dict[str, list[Hit]]:
         """For each matching rule (of `rule_ids`, default all), where its words are in the story.
