@@ -8,7 +8,7 @@ reordered, because order within a story id must survive the replay.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from wirewatch.model import Story
@@ -32,3 +32,20 @@ class Pace:
         first_published, started = self._origin
         due = started + (story.published - first_published).total_seconds() / self.speed
         return max(0.0, due - self._clock())
+
+
+def replay(
+    stories: Iterable[Story],
+    send: Callable[[Story], None],
+    pace: Pace,
+    on_sent: Callable[[Story], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send each story when its pace says it is due."""
+    for story in stories:
+        wait = pace.delay(story)
+        if wait:
+            sleep(wait)
+        send(story)
+        if on_sent is not None:
+            on_sent(story)

@@ -7,17 +7,12 @@ from collections.abc import Callable, Iterator
 from wirewatch.errors import InputError
 from wirewatch.model import Story
 
+from .errors import each
+
 
 def parse(lines, name: str = "<jsonl>", on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield Story.from_json(line, f"{name}:{lineno}")
-        except InputError as exc:
-            if on_error is None:
-                raise
-            on_error(exc)
+    numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
+    yield from each(numbered, lambda item: Story.from_json(item[1], f"{name}:{item[0]}"), on_error)
 
 
 def read(path, on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:

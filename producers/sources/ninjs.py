@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from wirewatch.errors import InputError
 from wirewatch.model import Story
 
+from .errors import each
+
 SOURCE = "ninjs"
 
 
@@ -24,15 +26,10 @@ def parse(text: str, name: str = "<ninjs>", on_error: Callable[[InputError], Non
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not JSON: {exc.msg}", f"{name}:{exc.lineno}:{exc.colno}") from exc
-    items = doc if isinstance(doc, list) else [doc]
-    for i, item in enumerate(items):
-        where = f"{name}[{i}]" if isinstance(doc, list) else name
-        try:
-            yield from_ninjs(item, where)
-        except InputError as exc:
-            if on_error is None:
-                raise
-            on_error(exc)
+    if isinstance(doc, list):
+        yield from each(enumerate(doc), lambda item: from_ninjs(item[1], f"{name}[{item[0]}]"), on_error)
+    else:
+        yield from each([doc], lambda item: from_ninjs(item, name), on_error)
 
 
 def read(path, on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from wirewatch.errors import InputError
 from wirewatch.model import Story
 
+from .errors import each
+
 SOURCE = "reuters-21578"
 
 _ITEM = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)
@@ -30,17 +32,15 @@ def parse(text: str, name: str = "<sgml>", on_error: Callable[[InputError], None
     An item that cannot be read is reported to `on_error` with the file and
     line where it starts, and skipped.
     """
-    line, pos = 1, 0
-    for item in _ITEM.finditer(text):
-        line += text.count("\n", pos, item.start())
-        pos = item.start()
-        where = f"{name}:{line}"
-        try:
-            yield _story(item.group(1), item.group(2), where)
-        except InputError as exc:
-            if on_error is None:
-                raise
-            on_error(exc)
+
+    def items() -> Iterator[tuple[str, str, str]]:
+        line, pos = 1, 0
+        for item in _ITEM.finditer(text):
+            line += text.count("\n", pos, item.start())
+            pos = item.start()
+            yield item.group(1), item.group(2), f"{name}:{line}"
+
+    yield from each(items(), lambda item: _story(*item), on_error)
 
 
 def read(path, on_error: Callable[[InputError], None] | None = None) -> Iterator[Story]:

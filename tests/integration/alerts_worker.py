@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import yaml
-from alerts_servers import wait_for
+from support.poll import wait_for
 
 from wirewatch import topics
 from wirewatch.model import Match

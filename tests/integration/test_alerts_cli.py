@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerts_servers import free_port, slack, smtp, wait_for  # noqa: F401 - fixtures
+from alerts_servers import free_port, slack, smtp  # noqa: F401 - fixtures
+from support.poll import wait_for
 
 pytestmark = pytest.mark.integration
 

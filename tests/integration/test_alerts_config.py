@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from alerts_servers import wait_for
+from support.poll import wait_for
 from alerts_worker import AlertsWorker
 
 pytestmark = pytest.mark.integration

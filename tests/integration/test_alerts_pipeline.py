@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from alerts_worker import AlertsWorker
-from alerts_servers import SmtpServer, start_fake_slack, wait_for
+from alerts_servers import SmtpServer, start_fake_slack
+from support.poll import wait_for
 
 from wirewatch.model import Hit, Match, Story
 

@@ -41,3 +41,18 @@ def test_original_pace_sped_up():
 def test_speed_must_be_positive():
     with pytest.raises(ValueError):
         Pace(0)
+
+
+def test_replay_sleeps_only_when_a_story_is_not_yet_due():
+    from producers.replay import replay
+
+    clock = Clock()
+    slept, sent = [], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock.now += seconds
+
+    replay([story(0), story(30), story(None), story(90)], sent.append, Pace(60, clock), sleep=sleep)
+    assert [s.published for s in sent] == [story(m).published for m in (0, 30, None, 90)]
+    assert slept == [pytest.approx(30.0), pytest.approx(60.0)]

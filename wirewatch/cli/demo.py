@@ -137,17 +137,11 @@ def _produce(s, stories, speed) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from producers.kafka_sink import StorySink
-    from producers.replay import Pace
+    from producers.replay import Pace, replay
 
-    pace = Pace(speed)
     with StorySink(s) as sink, Progress(TextColumn("    sending"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         task = bar.add_task("send", total=len(stories))
-        for story in stories:
-            wait = pace.delay(story)
-            if wait:
-                time.sleep(wait)
-            sink.send(story)
-            bar.advance(task)
+        replay(stories, sink.send, Pace(speed), on_sent=lambda _story: bar.advance(task))
 
 
 def _lag(s) -> int | None:

@@ -39,7 +39,7 @@ def produce(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from producers.kafka_sink import StorySink
-    from producers.replay import Pace
+    from producers.replay import Pace, replay
     from producers.sources import read_stories
     from wirewatch import topics
 
@@ -72,12 +72,7 @@ def produce(
         ) as bar:
             task = bar.add_task("produce", total=len(stories), topic=target)
             try:
-                for story in stories:
-                    wait = pace.delay(story)
-                    if wait:
-                        time.sleep(wait)
-                    sink.send(story)
-                    bar.advance(task)
+                replay(stories, sink.send, pace, on_sent=lambda _story: bar.advance(task))
             except KeyboardInterrupt:
                 console.print("[yellow]interrupted: flushing what was sent[/]")
             sink.flush()
