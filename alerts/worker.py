@@ -17,18 +17,9 @@ from .stage import install
 
 
 def create_app(settings: Settings):
-    import faust
+    from streams.app import create_app as faust_app
 
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
-        store="memory://",
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
-        web_enabled=settings.web_port != 0,
-        web_port=settings.web_port or 6066,
-        producer_acks=-1,
-    )
+    app = faust_app(settings)
     install(app, settings)
     return app
 

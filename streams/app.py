@@ -20,6 +20,8 @@ def create_app(settings: Settings):
     """A Faust app for the worker: one consumer group (`app_id`) shared by all workers."""
     import faust
 
+    datadir = settings.home / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()],
@@ -32,9 +34,9 @@ def create_app(settings: Settings):
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
-        web_enabled=settings.web_port is not None,
+        web_enabled=bool(settings.web_port),
         web_port=settings.web_port or 6066,
-        datadir=str(settings.home / "faust"),
+        datadir=str(datadir),
         store="memory://",
     )
     return app

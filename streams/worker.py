@@ -81,6 +81,5 @@ def run(settings: Settings, loglevel: str = "info") -> None:
     import faust
 
     prepare(settings)
-    (settings.home / "faust").mkdir(parents=True, exist_ok=True)
     app = build(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

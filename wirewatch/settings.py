@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     es_heap: str = Field("1g", pattern=r"^[0-9]+[kmgKMG]$", description="Java heap of the Elasticsearch that `wirewatch services up` starts (and of the Docker one), e.g. 1g or 512m.")
 
     # Worker
-    web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset.")
+    web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset or 0.")
     index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
     index_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a bulk request.")
     log_level: str = Field("info", description="Log level of workers: debug, info, warning, error.")

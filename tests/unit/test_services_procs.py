@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from wirewatch.services import procs
+from support.poll import wait_for
 
 SLEEPER = "import sys, time; time.sleep(120)"
 
@@ -51,10 +52,7 @@ def test_stop_ends_the_whole_process_group_on_sigterm(tmp_path: Path):
     pid = procs.launch(
         [sys.executable, "-c", code, "group-test", str(child_file)], env=dict(os.environ), cwd=tmp_path, log=tmp_path / "o.log"
     )
-    deadline = time.monotonic() + 10
-    while not child_file.exists() or not child_file.read_text():
-        assert time.monotonic() < deadline, "the child never started"
-        time.sleep(0.05)
+    wait_for(lambda: child_file.exists() and child_file.read_text(), timeout=10, interval=0.05, what="the child to start")
     child = int(child_file.read_text())
     assert procs.stop(pid, timeout=10) is True
     assert not procs.group_exists(pid)
@@ -65,10 +63,7 @@ def test_stop_kills_what_ignores_sigterm_after_the_timeout(tmp_path: Path):
     code = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open(sys.argv[2], 'w').write('armed'); time.sleep(120)"
     armed = tmp_path / "armed"
     pid = procs.launch([sys.executable, "-c", code, "stubborn", str(armed)], env=dict(os.environ), cwd=tmp_path, log=tmp_path / "o.log")
-    deadline = time.monotonic() + 10
-    while not armed.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(armed.exists, timeout=10, interval=0.05, what="the SIGTERM handler to be set")
     started = time.monotonic()
     assert procs.stop(pid, timeout=1) is False
     assert time.monotonic() - started < 10
@@ -77,8 +72,5 @@ def test_stop_kills_what_ignores_sigterm_after_the_timeout(tmp_path: Path):
 
 def test_output_goes_to_the_log(tmp_path: Path):
     state = start(tmp_path, "print('hello from the server', flush=True)", "printer")
-    deadline = time.monotonic() + 10
-    while "hello from the server" not in (tmp_path / "out.log").read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: "hello from the server" in (tmp_path / "out.log").read_text(), timeout=10, interval=0.05, what="the output")
     procs.stop(state.pid, timeout=5)
