@@ -39,7 +39,7 @@ def install_rules(app, rules: LiveRules) -> None:
         await rules.run()
 
 
-class Matcher:
+class MatchStage:
     """Matches stories and sends what they matched; never raises."""
 
     def __init__(self, topics, rules: LiveRules, dead: DeadLetters, guard: GapGuard) -> None:
@@ -69,7 +69,7 @@ class Matcher:
             log.info("%s %s v%d matched %s", raw.where(), story.id, story.version, ", ".join(matched.rules))
 
 
-class Indexer:
+class IndexStage:
     """Writes batches of MatchedStory to Elasticsearch; never raises."""
 
     def __init__(self, settings: Settings, es, dead: DeadLetters, guard: GapGuard) -> None:
@@ -121,22 +121,22 @@ class _PartialBulk(WireWatchError):
     retriable = True
 
 
-def install_matching(app, topics, matcher: Matcher) -> None:
+def install_matching(app, topics, stage: MatchStage) -> None:
     @app.agent(topics.stories, name="wirewatch.match")
     async def match(stream) -> None:
-        await matcher.rules.ready.wait()
+        await stage.rules.ready.wait()
         async for event in stream.events():
-            await matcher.handle([Raw.of(event)])
+            await stage.handle([Raw.of(event)])
 
 
-def install_indexing(app, topics, settings: Settings, indexer: Indexer) -> None:
+def install_indexing(app, topics, settings: Settings, stage: IndexStage) -> None:
     @app.agent(topics.matched, name="wirewatch.index")
     async def index(stream) -> None:
         async for events in stream.take_events(settings.index_batch, within=settings.index_batch_seconds):
-            await indexer.handle([Raw.of(e) for e in events])
+            await stage.handle([Raw.of(e) for e in events])
 
 
-def install_tail_check(app, stages: dict[str, Matcher | Indexer], every: float = 5.0) -> None:
+def install_tail_check(app, stages: dict[str, MatchStage | IndexStage], every: float = 5.0) -> None:
     """Now and then, process messages stuck at the end of a partition that no agent saw."""
 
     @app.timer(every, name="wirewatch.tail-check")

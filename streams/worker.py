@@ -13,7 +13,7 @@ from wirewatch import topics as topic_admin
 from wirewatch.settings import Settings
 
 from . import elastic
-from .agents import Indexer, Matcher, install_indexing, install_matching, install_rules, install_tail_check
+from .agents import IndexStage, MatchStage, install_indexing, install_matching, install_rules, install_tail_check
 from .app import create_app, declare_topics
 from .deadletter import DeadLetters
 from .live_rules import LiveRules
@@ -34,21 +34,20 @@ def build(settings: Settings):
     rules = LiveRules(settings, on_problem=rule_problem)
     es = elastic.async_client(settings)
     progress = create_table(app, "wirewatch-progress", settings.partitions)
-    matcher = Matcher(topics, rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"))
-    indexer = Indexer(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
+    match_stage = MatchStage(topics, rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"))
+    index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
     install_rules(app, rules)
-    install_matching(app, topics, matcher)
-    install_indexing(app, topics, settings, indexer)
-    install_tail_check(app, {settings.stories_topic: matcher, settings.matched_topic: indexer})
-    alerts = install_alerts(app, settings, rules=rulebook_of(rules), ready=rules.ready.wait)
+    install_matching(app, topics, match_stage)
+    install_indexing(app, topics, settings, index_stage)
+    install_tail_check(app, {settings.stories_topic: match_stage, settings.matched_topic: index_stage})
+    install_alerts(app, settings, rules=rulebook_of(rules), ready=rules.ready.wait)
 
     @app.on_before_shutdown.connect
     async def _close(_app, **kwargs) -> None:
         await es.close()
-        await matcher.guard.close()
-        await indexer.guard.close()
+        await match_stage.guard.close()
+        await index_stage.guard.close()
 
-    app.wirewatch = {"rules": rules, "matcher": matcher, "indexer": indexer, "dead": dead, "topics": topics, "alerts": alerts}
     return app
 
 
