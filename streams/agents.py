@@ -19,7 +19,7 @@ from wirewatch.model import MatchedStory, Story
 from wirewatch.settings import Settings
 
 from . import elastic
-from .deadletter import DeadLetters, where
+from .deadletter import DeadLetters
 from .indexing import bulk_operations, outcome
 from .live_rules import LiveRules
 from .matching import match_story

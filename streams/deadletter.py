@@ -14,11 +14,6 @@ from wirewatch.model import DeadLetter
 log = logging.getLogger("wirewatch.deadletter")
 
 
-def where(message: Any) -> str:
-    """`topic[partition]@offset` of a Faust or aiokafka message."""
-    return f"{message.topic}[{message.partition}]@{message.offset}"
-
-
 class DeadLetters:
     def __init__(self, topic: Any) -> None:
         self.topic = topic

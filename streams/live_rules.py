@@ -70,6 +70,7 @@ class LiveRules:
             partitions = consumer.partitions_for_topic(self.topic)
             if partitions:
                 return partitions
+            # aiokafka's public topics() does not refresh what partitions_for_topic reads.
             await consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
         raise WireWatchError(f"rules topic {self.topic} does not exist")

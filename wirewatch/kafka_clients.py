@@ -23,51 +23,30 @@ def _unreachable(settings: Settings, exc: Exception) -> ServiceUnavailable:
     )
 
 
-def producer(settings: Settings, client_id: str, **config):
-    from kafka import KafkaProducer
+def _build(settings: Settings, factory, **config):
     from kafka.errors import KafkaError
 
     try:
-        return KafkaProducer(
-            bootstrap_servers=_servers(settings),
-            client_id=client_id,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            acks="all",
-            enable_idempotence=True,
-            **config,
-        )
+        return factory(bootstrap_servers=_servers(settings), bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, **config)
     except KafkaError as exc:
         raise _unreachable(settings, exc) from exc
+
+
+def producer(settings: Settings, client_id: str, **config):
+    """An idempotent producer whose sends are on every in-sync replica when acknowledged."""
+    from kafka import KafkaProducer
+
+    return _build(settings, KafkaProducer, client_id=client_id, acks="all", enable_idempotence=True, **config)
 
 
 def consumer(settings: Settings, client_id: str, **config):
     """A consumer outside any group: the caller assigns partitions itself."""
     from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
 
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=_servers(settings),
-            client_id=client_id,
-            group_id=None,
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            **config,
-        )
-    except KafkaError as exc:
-        raise _unreachable(settings, exc) from exc
+    return _build(settings, KafkaConsumer, client_id=client_id, group_id=None, enable_auto_commit=False, **config)
 
 
 def admin(settings: Settings, client_id: str = "wirewatch-admin", request_timeout_ms: int = 30_000):
     from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
 
-    try:
-        return KafkaAdminClient(
-            bootstrap_servers=_servers(settings),
-            client_id=client_id,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            request_timeout_ms=request_timeout_ms,
-        )
-    except KafkaError as exc:
-        raise _unreachable(settings, exc) from exc
+    return _build(settings, KafkaAdminClient, client_id=client_id, request_timeout_ms=request_timeout_ms)

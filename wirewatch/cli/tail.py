@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import typer
 
@@ -110,7 +109,6 @@ def _follow(consumer, tps, end, kind, rules, grep, as_json, limit, exit_at_end) 
                     return shown
         if exit_at_end and all(consumer.position(tp) >= end[tp] for tp in tps):
             return shown
-        time.sleep(0)
 
 
 def _decode(value: bytes | None, kind: str | None):
