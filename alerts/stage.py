@@ -38,7 +38,10 @@ Why nothing is lost or sent twice:
   Message-ID so a mail reader folds a copy sent in that window.
 - faust-streaming can skip messages when a worker starts with a backlog;
   each agent records the last offset it processed and reads any skipped
-  range from Kafka itself (`streams.progress`).
+  range from Kafka itself (`wirewatch.pipeline.progress`).
+- Only bad input or a server's permanent refusal parks a message; an
+  exception from our own code is logged with its traceback and the message
+  tried again (`wirewatch.pipeline.failures`).
 
 Everything keyed by rule lives on the rule's partition of the matches
 topic; everything keyed by alert id on its partition of the alerts topic.
@@ -57,8 +60,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from streams.deadletter import DeadLetters
-from streams.progress import GapGuard, Raw
+from wirewatch.pipeline.deadletter import DeadLetters
+from wirewatch.pipeline.failures import PerMessage
+from wirewatch.pipeline.progress import GapGuard, Raw
+from wirewatch.pipeline.tables import by_hash, by_suffix, keyed_table
 from wirewatch.errors import ConfigError, PermanentError, WireWatchError
 from wirewatch.model import Alert, DeadLetter, Match
 from wirewatch.settings import Settings
@@ -140,6 +145,7 @@ class AlertStage:
         self.matches_topic = app.topic(s.matches_topic, **raw)
         self.alerts_topic = app.topic(s.alerts_topic, **raw)
         self.dead = DeadLetters(app.topic(s.deadletter_topic, **raw))
+        self.failures = PerMessage(STAGE, self.dead, log)
         self.ticks_topic = app.topic(
             s.alerts_ticks_topic, partitions=s.partitions, internal=True, retention=timedelta(hours=1), **raw
         )
@@ -154,11 +160,14 @@ class AlertStage:
         self.mailboxes = table("alerts-mailboxes")
         self.pending = table("alerts-pending")
         # Written by background delivery tasks, outside any stream event:
-        # the partitioner puts each key on its alert's partition (same key bytes).
-        self.outbox = table("alerts-outbox", use_partitioner=True)
-        self.delivered = table("alerts-delivered", use_partitioner=True)
-        # Last offset each agent processed per partition: see streams.progress.
-        self.progress = table("alerts-progress")
+        # each key goes to its alert's partition (the alert id is the alerts
+        # topic's key), computed here, not by Faust's `use_partitioner`,
+        # which fails while the producer does not know a new changelog topic.
+        on_alerts_partition = by_hash(s.partitions)
+        self.outbox = keyed_table(app, "alerts-outbox", s.partitions, on_alerts_partition)
+        self.delivered = keyed_table(app, "alerts-delivered", s.partitions, on_alerts_partition)
+        # Last offset each agent processed per partition: see wirewatch.pipeline.progress.
+        self.progress = keyed_table(app, "alerts-progress", s.partitions, by_suffix)
         self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
         self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
 
@@ -191,10 +200,7 @@ class AlertStage:
             log.exception("alerts: could not read what %s[%d] skipped before %d", raw.topic, raw.partition, raw.offset)
             missed = []
         for message in (*missed, raw):
-            try:
-                await handle(message)
-            except Exception as exc:  # a worker never dies on one bad message
-                await self._park(message, exc)
+            await self.failures.run(handle, message)
         guard.done(raw)
 
     async def _tick_agent(self, stream) -> None:
@@ -222,10 +228,7 @@ class AlertStage:
         end = self.app.consumer.highwater(TP(topic, partition))
         missed = await guard.missed_at_tail(topic, partition, end, idle)
         for message in missed:
-            try:
-                await handle(message)
-            except Exception as exc:
-                await self._park(message, exc)
+            await self.failures.run(handle, message)
         if missed:
             guard.done(missed[-1])
 
@@ -482,14 +485,9 @@ class AlertStage:
 
     # ------------------------------------------------------------ upkeep
 
-    async def _park(self, msg: Raw, exc: BaseException) -> None:
-        self.stats["parked"] += 1
-        try:
-            await self.dead.park(STAGE, exc, msg)
-        except Exception:
-            log.exception("alerts: could not park %s on %s", msg.where(), self.settings.deadletter_topic)
-
     def _report(self) -> None:
+        self.stats["parked"] = self.failures.parked
+        self.stats["retried_messages"] = self.failures.retries
         now = self.clock()
         if now - self._reported < 60.0 or self.stats == self._last_stats:
             return

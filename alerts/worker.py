@@ -17,7 +17,7 @@ from .stage import install
 
 
 def create_app(settings: Settings):
-    from streams.app import create_app as faust_app
+    from wirewatch.pipeline.faust_app import create_app as faust_app
 
     app = faust_app(settings)
     install(app, settings)

@@ -4,7 +4,7 @@ Faust acks a message when its agent has finished with it, even when the
 agent raised; so every failure is handled here, message by message: bad
 input is parked on the dead-letter topic, and servers that are down are
 waited for (the message stays un-acked until it is really done).  Each
-agent also checks its own progress (`streams.progress`) so that a message
+agent also checks its own progress (`wirewatch.pipeline.progress`) so that a message
 Faust skipped is read back and processed, never lost.
 """
 
@@ -14,23 +14,26 @@ import asyncio
 import logging
 from typing import Any
 
-from wirewatch.errors import WireWatchError
+from wirewatch.errors import InputError, PermanentError, WireWatchError
 from wirewatch.model import MatchedStory, Story
 from wirewatch.settings import Settings
 
+from wirewatch.pipeline.deadletter import DeadLetters
+from wirewatch.pipeline.failures import PerMessage
+from wirewatch.pipeline.progress import GapGuard, Raw
+from wirewatch.pipeline.retry import retrying
+
 from . import elastic
-from .deadletter import DeadLetters
 from .indexing import bulk_operations, outcome
 from .live_rules import LiveRules
 from .matching import match_story
-from .progress import GapGuard, Raw
-from .retry import retrying
 
 log = logging.getLogger("wirewatch.streams")
 
 # How long a partition may show unprocessed messages at its end, with no
-# progress, before they are read back directly (see streams.progress).
+# progress, before they are read back directly (see wirewatch.pipeline.progress).
 TAIL_IDLE_SECONDS = 20.0
+BUG_HORIZON_SECONDS = 60.0
 
 
 def install_rules(app, rules: LiveRules) -> None:
@@ -47,21 +50,20 @@ class MatchStage:
         self.rules = rules
         self.dead = dead
         self.guard = guard
+        # A story that trips a bug is parked (with the traceback) after this
+        # long, so that it cannot hold up its partition for good.
+        self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)
         self.lock = asyncio.Lock()  # the agent and the tail check take turns
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
             for raw in await self.guard.fill(raws):
-                await self._one(raw)
+                await self.failures.run(self._one, raw)
             self.guard.done_all(raws)
 
     async def _one(self, raw: Raw) -> None:
-        try:
-            story = Story.from_json(raw.value or b"", raw.where())
-            matched, matches = match_story(self.rules.matcher, story)
-        except Exception as exc:  # one bad story must never stop the worker
-            await self.dead.park("match", exc, raw)
-            return
+        story = Story.from_json(raw.value or b"", raw.where())
+        matched, matches = match_story(self.rules.matcher, story)
         await self.topics.matched.send(key=story.id.encode(), value=matched.to_json())
         for m in matches:
             await self.topics.matches.send(key=m.rule_id.encode(), value=m.to_json())
@@ -77,26 +79,33 @@ class IndexStage:
         self.es = es
         self.dead = dead
         self.guard = guard
+        # A batch that trips a bug is parked (with the traceback) after this long.
+        self.failures = PerMessage("index", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)
         self.lock = asyncio.Lock()
         self.indexed = 0
         self.stale = 0
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
-            items: list[tuple[MatchedStory, Raw]] = []
+            pending: list[tuple[MatchedStory, Raw]] = []
             for raw in await self.guard.fill(raws):
                 try:
-                    items.append((MatchedStory.from_json(raw.value or b"", raw.where()), raw))
-                except Exception as exc:
-                    await self.dead.park("index", exc, raw)
-            # Items the cluster could not take yet (429, 5xx on a shard) are
-            # retried with backoff until they are in; nothing is acked before.
-            async for attempt in retrying(log, f"indexing {len(items)} stories in {self.settings.index}"):
-                with attempt:
-                    items = await self._write(items)
-                    if items:
-                        raise _PartialBulk(f"{len(items)} stories not yet accepted by Elasticsearch")
+                    pending.append((MatchedStory.from_json(raw.value or b"", raw.where()), raw))
+                except InputError as exc:
+                    await self.failures.park(exc, raw)
+            if pending:
+                batch = _Batch(pending, raws[0].topic)
+                await self.failures.run(self._write_all, batch, parks=lambda: [raw for _, raw in batch.items])
             self.guard.done_all(raws)
+
+    async def _write_all(self, batch: "_Batch") -> None:
+        # Items the cluster could not take yet (429, 5xx on a shard) are
+        # retried with backoff until they are in; nothing is acked before.
+        async for attempt in retrying(log, f"indexing {len(batch.items)} stories in {self.settings.index}"):
+            with attempt:
+                batch.items = await self._write(batch.items)
+                if batch.items:
+                    raise _PartialBulk(f"{len(batch.items)} stories not yet accepted by Elasticsearch")
 
     async def _write(self, items: list[tuple[MatchedStory, Raw]]) -> list[tuple[MatchedStory, Raw]]:
         if not items:
@@ -113,12 +122,24 @@ class IndexStage:
             elif kind == "retry":
                 again.append((item, raw))
             else:
-                await self.dead.park("index", WireWatchError(reason), raw)
+                await self.failures.park(PermanentError(reason), raw)
         return again
 
 
 class _PartialBulk(WireWatchError):
     retriable = True
+
+
+class _Batch:
+    """The stories of one bulk request not yet accepted by Elasticsearch."""
+
+    def __init__(self, items: list[tuple[MatchedStory, Raw]], topic: str) -> None:
+        self.items = items
+        self.topic = topic
+
+    def where(self) -> str:
+        first, last = self.items[0][1], self.items[-1][1]
+        return f"a batch of {len(self.items)} from {first.where()} to {last.where()}"
 
 
 def install_matching(app, topics, stage: MatchStage) -> None:

@@ -10,14 +10,16 @@ import logging
 from alerts.rulebook import RuleBook
 from alerts.stage import install as install_alerts
 from wirewatch import topics as topic_admin
+from wirewatch.pipeline.deadletter import DeadLetters
+from wirewatch.pipeline.faust_app import create_app
+from wirewatch.pipeline.progress import GapGuard
+from wirewatch.pipeline.tables import by_suffix, keyed_table
 from wirewatch.settings import Settings
 
 from . import elastic
 from .agents import IndexStage, MatchStage, install_indexing, install_matching, install_rules, install_tail_check
-from .app import create_app, declare_topics
-from .deadletter import DeadLetters
+from .app import declare_topics
 from .live_rules import LiveRules
-from .progress import GapGuard, create_table
 
 log = logging.getLogger("wirewatch.worker")
 
@@ -33,7 +35,7 @@ def build(settings: Settings):
 
     rules = LiveRules(settings, on_problem=rule_problem)
     es = elastic.async_client(settings)
-    progress = create_table(app, "wirewatch-progress", settings.partitions)
+    progress = keyed_table(app, "wirewatch-progress", settings.partitions, by_suffix)
     match_stage = MatchStage(topics, rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"))
     index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
     install_rules(app, rules)

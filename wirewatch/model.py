@@ -145,6 +145,9 @@ class DeadLetter(_Record):
     key: str | None = None
     payload: str = ""
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    # Set when the reason is an exception from our code or a library rather
+    # than a verdict on the input: where it came from.
+    traceback: str | None = None
     at: UtcDatetime = Field(default_factory=utcnow)
 
     @classmethod

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from streams.progress import GapGuard, Raw
+from wirewatch.pipeline.progress import GapGuard, Raw
 
 pytestmark = pytest.mark.integration
 

@@ -37,7 +37,7 @@ def retrying(log: logging.Logger, what: str, horizon_s: float | None = None, max
 
     return AsyncRetrying(
         retry=retry_if_exception(is_retriable),
-        wait=wait_exponential_jitter(initial=0.5, max=max_wait_s),
+        wait=wait_exponential_jitter(multiplier=0.5, max=max_wait_s),
         stop=stop_never if horizon_s is None else stop_after_delay(horizon_s),
         before_sleep=before_sleep,
         reraise=True,

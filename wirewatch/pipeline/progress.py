@@ -51,23 +51,6 @@ def key_of(topic: str, partition: int) -> bytes:
     return f"{topic}{SEP}{partition}".encode()
 
 
-def create_table(app: Any, name: str, partitions: int):
-    """A changelog-backed table whose entry for `topic[p]` lives in changelog partition p.
-
-    Faust puts a table write in the partition of the event being processed;
-    a batch or a timer has no single event, so the partition is taken from
-    the key instead.  Either way partition p's progress is recovered by the
-    worker that is assigned partition p.
-    """
-    import faust
-
-    class ProgressTable(faust.Table):
-        def partition_for_key(self, key: Any) -> int:
-            return int(bytes(key).rsplit(SEP.encode(), 1)[1])
-
-    return app.tables.add(ProgressTable(app=app, name=name, partitions=partitions, key_type=bytes, value_type=None))
-
-
 class GapGuard:
     """Per-partition progress of one agent, in a changelog-backed table."""
 

@@ -1,17 +1,30 @@
 """Park what a stage cannot process on the dead-letter topic, with the reason.
 
-The log line and the parked record both say which topic, partition and
-offset the message came from, so it can be found, fixed and replayed.
+The log line and the parked record both say which stage gave up and which
+topic, partition and offset the message came from, so it can be found,
+fixed and replayed.  When the reason is an exception from WireWatch's own
+code or a library (not a `WireWatchError` that names bad input or a
+refusal), its traceback goes into both, since the message alone hides
+where it came from.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
+from wirewatch.errors import WireWatchError
 from wirewatch.model import DeadLetter
 
 log = logging.getLogger("wirewatch.deadletter")
+
+
+def trace_of(error: BaseException) -> str | None:
+    """The traceback worth keeping: only for errors that are not WireWatch's own verdicts."""
+    if isinstance(error, WireWatchError) or error.__traceback__ is None:
+        return None
+    return "".join(traceback.format_exception(error)).rstrip()
 
 
 class DeadLetters:
@@ -20,7 +33,7 @@ class DeadLetters:
         self.count = 0
 
     async def park(self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None) -> None:
-        """Send one DeadLetter for `message` (a Faust or aiokafka message) or a bare payload."""
+        """Send one DeadLetter for `message` (anything with topic, partition, offset, key, value) or a bare payload."""
         if message is not None:
             raw = message.value if isinstance(message.value, (bytes, type(None))) else str(message.value).encode()
             record = DeadLetter.for_message(
@@ -34,13 +47,20 @@ class DeadLetters:
             )
         else:
             record = DeadLetter.for_message(stage=stage, error=error, payload=payload)
+        trace = trace_of(error)
+        if trace:
+            record = record.model_copy(update={"traceback": trace})
         await self.send(record)
 
     async def send(self, record: DeadLetter) -> None:
         """Park a DeadLetter made elsewhere; it is on Kafka when this returns."""
         self.count += 1
         origin = f"{record.topic}[{record.partition}]@{record.offset}" if record.topic else "a message"
-        log.error("%s: parked %s on %s: %s", record.stage, origin, self.topic.get_topic_name(), record.reason)
+        where = self.topic.get_topic_name()
+        if record.traceback:
+            log.error("%s: parked %s on %s: %s\n%s", record.stage, origin, where, record.reason, record.traceback)
+        else:
+            log.error("%s: parked %s on %s: %s", record.stage, origin, where, record.reason)
         key = record.key.encode() if record.key else None
         # force: sent now and awaited, not held for the next commit, so a
         # parked message is safe even if the worker dies right after.
