@@ -42,24 +42,39 @@ def diff(live: dict[str, Rule], wanted: list[Rule], prune: bool = True) -> Chang
 
 def read_live(settings: Settings, timeout_s: float = 20.0) -> tuple[dict[str, Rule], list[InputError]]:
     """Every rule on the rules topic now (the last value per key; tombstones delete)."""
-    from kafka import TopicPartition
+    import asyncio
 
-    consumer = kafka_clients.consumer(settings, "wirewatch-rules-reader")
+    return asyncio.run(_read_live(settings, timeout_s))
+
+
+async def _read_live(settings: Settings, timeout_s: float) -> tuple[dict[str, Rule], list[InputError]]:
+    # aiokafka (as the workers' own rules reader) reads 100,000 rules in well
+    # under a second; kafka-python's consumer took seconds.
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import KafkaError
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
+                                enable_auto_commit=False, client_id="wirewatch-rules-reader")
     rules: dict[str, Rule] = {}
     problems: list[InputError] = []
     try:
-        partitions = consumer.partitions_for_topic(settings.rules_topic) or set()
-        tps = [TopicPartition(settings.rules_topic, p) for p in partitions]
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc})") from exc
+        partitions = await kafka_clients.partitions_of(consumer, settings.rules_topic, tries=20)
+        tps = [TopicPartition(settings.rules_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
         if not tps:
             return {}, []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
             if time.monotonic() > deadline:
                 raise ServiceUnavailable(f"timed out reading {settings.rules_topic}")
-            for tp, messages in consumer.poll(timeout_ms=500).items():
+            batch = await consumer.getmany(*tps, timeout_ms=500, max_records=50_000)
+            for messages in batch.values():
                 for m in messages:
                     key = m.key.decode() if m.key else None
                     if key is None:
@@ -73,27 +88,60 @@ def read_live(settings: Settings, timeout_s: float = 20.0) -> tuple[dict[str, Ru
                         problems.append(InputError(str(exc), f"{m.topic}[{m.partition}]@{m.offset}"))
         return rules, problems
     finally:
-        consumer.close()
+        await consumer.stop()
 
 
-def publish(settings: Settings, wanted: list[Rule], prune: bool = True) -> Change:
-    """Send what differs between `wanted` and the live rules; return the change."""
+def publish(settings: Settings, wanted: list[Rule], prune: bool = True, live: dict[str, Rule] | None = None) -> Change:
+    """Send what differs between `wanted` and the live rules (read now unless given); return the change."""
     from wirewatch import topics
 
     topics.ensure(settings, [settings.rules_topic])
-    live, _ = read_live(settings)
+    if live is None:
+        live, _ = read_live(settings)
     change = diff(live, wanted, prune)
     if not change:
         return change
     by_id = {r.id: r for r in wanted}
-    producer = kafka_clients.producer(settings, "wirewatch-rules-publisher")
-    try:
-        for rule_id in change.added + change.changed:
-            producer.send(settings.rules_topic, key=rule_id.encode(), value=by_id[rule_id].to_json())
-        for rule_id in change.removed:
-            producer.send(settings.rules_topic, key=rule_id.encode(), value=None)
-        producer.flush(timeout=30)
-    finally:
-        producer.close()
+    messages = [(rule_id.encode(), by_id[rule_id].to_json()) for rule_id in change.added + change.changed]
+    messages += [(rule_id.encode(), None) for rule_id in change.removed]
+    import asyncio
+
+    asyncio.run(_send_all(settings, messages))
     return change
 
+
+async def _send_all(settings: Settings, messages: list[tuple[bytes, bytes | None]]) -> None:
+    """Send (key, value) pairs to the rules topic in whole batches, each on the partition of its key, and wait for all."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    from wirewatch.pipeline.tables import by_hash
+
+    # Batches built here and sent whole: 100,000 rules go out in well under a
+    # second (kafka-python's send() per message took six).
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all",
+                                enable_idempotence=True, max_batch_size=1024 * 1024, client_id="wirewatch-rules-publisher")
+    try:
+        await producer.start()
+        topic = settings.rules_topic
+        partitions = sorted(await producer.partitions_for(topic))
+        partition_of = by_hash(len(partitions))
+        batches: dict[int, object] = {}
+        sent = []
+        for key, value in messages:
+            p = partitions[partition_of(key)]
+            batch = batches.get(p)
+            if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
+                if batch is not None:
+                    sent.append(await producer.send_batch(batch, topic, partition=p))
+                batch = batches[p] = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        for p, batch in batches.items():
+            sent.append(await producer.send_batch(batch, topic, partition=p))
+        await asyncio.gather(*sent)
+    except KafkaError as exc:
+        raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap}: could not publish rules ({exc})") from exc
+    finally:
+        await producer.stop()

@@ -50,3 +50,22 @@ def admin(settings: Settings, client_id: str = "wirewatch-admin", request_timeou
     from kafka import KafkaAdminClient
 
     return _build(settings, KafkaAdminClient, client_id=client_id, request_timeout_ms=request_timeout_ms)
+
+
+async def partitions_of(consumer, topic: str, tries: int = 100) -> set[int]:
+    """The partitions of `topic` as an aiokafka consumer sees them; empty if it does not exist.
+
+    A consumer outside any group learns of a topic only from a metadata
+    refresh, and aiokafka's public `topics()` does not refresh what
+    `partitions_for_topic` reads; a topic created a moment ago may also
+    lag behind in the broker's metadata.
+    """
+    import asyncio
+
+    for _ in range(tries):
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.05)
+    return set()

@@ -74,7 +74,8 @@ def test_a_worker_follows_changes_live_and_reports_bad_rules(settings, tmp_path)
             assert rules.matcher.match("Cocoa exports rise", "") == ["cocoa"]
             assert rules.matcher.match("", "crude rose; prices fell") == ["oil"]
 
-            apply_file(settings, write(tmp_path, "v2.yaml", RULES_V2))
+            # A person applying a file from another terminal (the command runs its own event loop).
+            await asyncio.to_thread(apply_file, settings, write(tmp_path, "v2.yaml", RULES_V2))
             producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
             producer.send(settings.rules_topic, key=b"junk", value=b"{not json").get(30)
             producer.close()

@@ -16,12 +16,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rules_app, name="rules")
 
 
-def load_checked(path: Path):
-    """A rules file's valid rules and its problems: queries and every stage's keys (subscribers)."""
+def load_checked(path: Path, needs_check=None):
+    """A rules file's valid rules and its problems: queries and every stage's keys (subscribers).
+
+    `needs_check` limits the checks to some rules (those not yet live as they are).
+    """
     from alerts.subscriptions import check
     from wirewatch.rules import load_rules
 
-    return load_rules(path, check=check)
+    return load_rules(path, check=check, needs_check=needs_check)
 
 
 def problems_text(path: Path, problems) -> str:
