@@ -37,9 +37,13 @@ test: setup services-up  ## the whole test suite against the services
 demo: setup services-up  ## the demo: local services, a worker, real stories replayed, matches in Elasticsearch, alerts by email
 	$(WW) demo
 
-.PHONY: bench
+.PHONY: bench bench-pipeline
 bench: setup  ## the matching benchmark whose table is in benchmarks/README.md
 	$(PY) benchmarks/match_bench.py
+
+BENCH_ARGS ?=
+bench-pipeline: setup services-up  ## the running pipeline against each stage's ceiling, on the local services (BENCH_ARGS=--quick for a short run)
+	$(PY) benchmarks/pipeline_bench.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- alerts
 

@@ -57,7 +57,8 @@ class Dispatcher:
     async def send(self, alert: Alert) -> None:
         """One attempt, now (the caller holds a slot)."""
         if alert.channel == "email":
-            await self.email.send(self.email_content(alert), alert.target, alert.alert_id, alert.rule_id)
+            await self.email.send(self.email_content(alert), alert.target, alert.alert_id, alert.rule_id, alert.kind,
+                                  tuple(m.story.id for m in alert.matches))
         elif alert.channel == "slack_webhook":
             url = self.rules().webhook(alert.target)
             if url is None:

@@ -54,7 +54,8 @@ class EmailSender:
         self.settings = settings
         self.server = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
 
-    def message(self, content: EmailContent, to: str, alert_id: str, rule_id: str) -> EmailMessage:
+    def message(self, content: EmailContent, to: str, alert_id: str, rule_id: str, kind: str = "instant",
+                stories: tuple[str, ...] = ()) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.settings.smtp_from
         msg["To"] = to
@@ -67,6 +68,10 @@ class EmailSender:
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         msg["X-WireWatch-Rule"] = rule_id
         msg["X-WireWatch-Alert"] = alert_id
+        # For mail filters and for measuring: what kind of alert, about which stories.
+        msg["X-WireWatch-Kind"] = kind
+        if stories:
+            msg["X-WireWatch-Stories"] = ",".join(stories[:50])
         msg.set_content(content.text)
         msg.add_alternative(content.html, subtype="html")
         return msg
@@ -95,6 +100,7 @@ class EmailSender:
         except Exception as exc:  # noqa: BLE001 - every failure is classified
             raise classify(exc, self.server) from exc
 
-    async def send(self, content: EmailContent, to: str, alert_id: str, rule_id: str) -> None:
-        msg = self.message(content, to, alert_id, rule_id)
+    async def send(self, content: EmailContent, to: str, alert_id: str, rule_id: str, kind: str = "instant",
+                   stories: tuple[str, ...] = ()) -> None:
+        msg = self.message(content, to, alert_id, rule_id, kind, stories)
         await asyncio.to_thread(self.send_message, msg)

@@ -16,23 +16,55 @@ from typing import Any
 
 from wirewatch.errors import ConfigError
 
-from .subscriptions import RuleAlerting, check, check_rule, parse
+from .subscriptions import RuleAlerting, alerting_of, check
 
 log = logging.getLogger(__name__)
 
 
 class RuleBook:
+    """Rule id -> alerting settings; changed one rule at a time (`put`, `remove`) as live rules change."""
+
     def __init__(self, rules: Mapping[str, RuleAlerting] | None = None) -> None:
-        self.rules = dict(rules or {})
-        self._webhooks = {
-            sub.target_id: sub.target
-            for rule in self.rules.values()
-            for sub in rule.subscribers
-            if sub.channel == "slack_webhook"
-        }
+        self.rules: dict[str, RuleAlerting] = {}
+        self._webhooks: dict[str, str] = {}
+        # Rules that have someone to alert: the match stage sends the alert
+        # stage matches of these only.
+        self.subscribed: set[str] = set()
+        for rule in (rules or {}).values():
+            self._add(rule)
+
+    def _add(self, rule: RuleAlerting) -> None:
+        self.remove(rule.rule_id)
+        self.rules[rule.rule_id] = rule
+        if rule.subscribers:
+            self.subscribed.add(rule.rule_id)
+        for sub in rule.subscribers:
+            if sub.channel == "slack_webhook":
+                self._webhooks[sub.target_id] = sub.target
 
     def get(self, rule_id: str) -> RuleAlerting | None:
         return self.rules.get(rule_id)
+
+    def put(self, rule_id: str, raw: Mapping[str, Any]) -> list[str]:
+        """Set one rule's alerting from its mapping; its problems (the rule is then left out) or []."""
+        alerting, problems = alerting_of(rule_id, raw)
+        if problems:
+            self.remove(rule_id)
+            for problem in problems:
+                log.error("alerts: rule left out: %s", problem)
+            return problems
+        assert alerting is not None
+        self._add(alerting)
+        return []
+
+    def remove(self, rule_id: str) -> None:
+        old = self.rules.pop(rule_id, None)
+        if old is None:
+            return
+        self.subscribed.discard(rule_id)
+        for sub in old.subscribers:
+            if sub.channel == "slack_webhook":
+                self._webhooks.pop(sub.target_id, None)
 
     def webhook(self, target_id: str) -> str | None:
         """The URL of a webhook subscription, by the id alerts name it with."""
@@ -55,11 +87,12 @@ class RuleBook:
             if rule_id in parsed:
                 problems.append(f"rule {rule_id!r}: two rules have this id")
                 continue
-            found = check_rule(rule_id, raw)
+            alerting, found = alerting_of(rule_id, raw)
             if found:
                 problems.extend(found)
                 continue
-            parsed[rule_id] = parse(rule_id, raw)
+            assert alerting is not None
+            parsed[rule_id] = alerting
         if problems:
             if strict:
                 raise ConfigError("bad alerting settings:\n  " + "\n  ".join(problems))

@@ -52,6 +52,7 @@ assigns the same partition numbers of all three to one worker).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -60,12 +61,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from wirewatch.errors import ConfigError, PermanentError, QueryError, WireWatchError
+from wirewatch.model import Alert, DeadLetter, Match, read_matches
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
 from wirewatch.pipeline.progress import GapGuard, Raw
+from wirewatch.pipeline.retry import until_done
 from wirewatch.pipeline.tables import by_hash, by_suffix, keyed_table
-from wirewatch.errors import ConfigError, PermanentError, WireWatchError
-from wirewatch.model import Alert, DeadLetter, Match
+from wirewatch.query import compile_rule, story_hits
 from wirewatch.settings import Settings
 
 from . import policy, render
@@ -104,6 +107,23 @@ def install(
     return stage
 
 
+def with_hits(rule: RuleAlerting, match: Match) -> Match:
+    """The match with where the rule's words are in the story (as it came, when it came with them)."""
+    if match.hits or not rule.query:
+        return match
+    try:
+        expr = _expression(rule.query)
+    except QueryError:
+        return match
+    hits = story_hits({rule.rule_id: expr}, match.story.title, match.story.body).get(rule.rule_id, ())
+    return match.model_copy(update={"hits": tuple(hits)})
+
+
+@functools.lru_cache(maxsize=20_000)
+def _expression(query: str):
+    return compile_rule(query).expr
+
+
 def _stories(alert: Alert) -> str:
     ids = [m.story.id for m in alert.matches]
     shown = ",".join(ids[:5])
@@ -122,6 +142,7 @@ class AlertStage:
         self.stats: Counter[str] = Counter()
         self._lock = asyncio.Lock()  # decisions and ticks change the same mailboxes
         self._inflight: dict[bytes, asyncio.Task] = {}
+        self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
         self._sending: set[bytes] = set()
         self._swept: dict[int, float] = {}
         self._reported = 0.0
@@ -153,12 +174,14 @@ class AlertStage:
         # Keys are bytes as they are (key_type=bytes makes Faust write and
         # recover them raw, and the partitioner hash them like the alert
         # keys); values are JSON documents.
-        def table(name: str, **extra):
-            return app.Table(name, partitions=s.partitions, key_type=bytes, **extra)
-
-        self.handled = table("alerts-handled")
-        self.mailboxes = table("alerts-mailboxes")
-        self.pending = table("alerts-pending")
+        # Every table places its entries by key (see wirewatch.pipeline.tables),
+        # never by the event being processed: decisions are made in batches
+        # that mix partitions.  Handled records are keyed story<SEP>partition;
+        # mailboxes and digests by rule first, on the rule's partition.
+        on_rule_partition = by_hash(s.partitions, first_field=True)
+        self.handled = keyed_table(app, "alerts-handled", s.partitions, by_suffix)
+        self.mailboxes = keyed_table(app, "alerts-mailboxes", s.partitions, on_rule_partition)
+        self.pending = keyed_table(app, "alerts-pending", s.partitions, on_rule_partition)
         # Written by background delivery tasks, outside any stream event:
         # each key goes to its alert's partition (the alert id is the alerts
         # topic's key), computed here, not by Faust's `use_partitioner`,
@@ -184,11 +207,32 @@ class AlertStage:
     async def _decide_agent(self, stream) -> None:
         if self._ready is not None:
             await self._ready()
-        async for event in stream.events():
+        s = self.settings
+        async for events in stream.take_events(s.alerts_batch, within=s.alerts_batch_seconds):
+            raws = [Raw.of(e) for e in events]
+            try:
+                todo = await self.decide_guard.fill(raws)
+            except Exception:
+                log.exception("alerts: could not read what the stream skipped before %s", raws[0].where())
+                todo = raws
             async with self._lock:
-                await self._guarded(self.decide_guard, Raw.of(event), self.decide)
+                await self._decide_all(todo)
+            self.decide_guard.done_all(raws)
+
+    async def _decide_all(self, raws: list[Raw]) -> None:
+        """Decide a batch of matches; what they caused is on Kafka before any of them counts as handled."""
+        for raw in raws:
+            await self.failures.run(self.decide, raw)
+        if self._marks:
+            await self._flush()
+            for key, value in self._marks.items():
+                self.handled[key] = value
+            self._marks.clear()
 
     async def _deliver_agent(self, stream) -> None:
+        # A webhook's URL comes from the rules: none is sent before they are loaded.
+        if self._ready is not None:
+            await self._ready()
         async for event in stream.events():
             await self._guarded(self.deliver_guard, Raw.of(event), self.accept)
 
@@ -204,6 +248,8 @@ class AlertStage:
         guard.done(raw)
 
     async def _tick_agent(self, stream) -> None:
+        if self._ready is not None:
+            await self._ready()
         async for event in stream.events():
             stale = self.clock() - (event.message.timestamp or 0) > max(10.0, 3 * self.settings.alerts_tick_seconds)
             if stale:
@@ -227,8 +273,11 @@ class AlertStage:
         idle = max(10.0, 5 * self.settings.alerts_tick_seconds)
         end = self.app.consumer.highwater(TP(topic, partition))
         missed = await guard.missed_at_tail(topic, partition, end, idle)
-        for message in missed:
-            await self.failures.run(handle, message)
+        if handle == self.decide:
+            await self._decide_all(missed)
+        else:
+            for message in missed:
+                await self.failures.run(handle, message)
         if missed:
             guard.done(missed[-1])
 
@@ -280,48 +329,72 @@ class AlertStage:
     # ------------------------------------------------------------ decide
 
     async def decide(self, msg: Raw) -> None:
-        match = Match.from_json(msg.value or b"", where=f"{msg.topic}[{msg.partition}]@{msg.offset}")
-        self.stats["matches"] += 1
-        rule = self.rules().get(match.rule_id)
-        if rule is None:
-            self.stats["unknown_rule"] += 1
-            log.warning("alerts: match for rule %r, which is not in the rules; no alert", match.rule_id)
-            return
-        if not rule.subscribers:
-            return
-        story = match.story
-        handled_key = f"{rule.rule_id}{SEP}{story.id}".encode()
-        seen = self.handled.get(handled_key)
-        if seen is not None:
-            self.stats["duplicates"] += 1
-            log.info("alerts: rule=%s story=%s v%d already alerted (v%s); no alert", rule.rule_id, story.id, story.version, seen.get("v"))
-            return
-
+        """Decide what the matches in one message cause; `_decide_all` marks them handled once that is on Kafka."""
+        matches = read_matches(msg.value or b"", where=msg.where())
+        book = self.rules()
         now = self.clock()
+        # What was already decided for this story on this partition (rules
+        # live on their hash's partition, so one record per story and
+        # partition covers every rule the message can carry).
+        handled_key = f"{matches[0].story.id}{SEP}{msg.partition}".encode()
+        record = self._marks.get(handled_key) or self.handled.get(handled_key)
+        decided: dict[str, int] = dict(record["r"]) if record else {}
+        fresh = False
+        for match in matches:
+            self.stats["matches"] += 1
+            rule = book.get(match.rule_id)
+            if rule is None:
+                self.stats["unknown_rule"] += 1
+                log.warning("alerts: match for rule %r, which is not in the rules; no alert", match.rule_id)
+                continue
+            if not rule.subscribers:
+                continue
+            if match.rule_id in decided:
+                self.stats["duplicates"] += 1
+                log.info("alerts: rule=%s story=%s v%d already alerted (v%s); no alert",
+                         rule.rule_id, match.story.id, match.story.version, decided[match.rule_id])
+                continue
+            await self._decide_one(rule, match, msg.partition, now)
+            decided[match.rule_id] = match.story.version
+            fresh = True
+        if fresh:
+            self._marks[handled_key] = {"r": decided, "at": now, "p": msg.partition}
+
+    async def _decide_one(self, rule: RuleAlerting, match: Match, partition: int, now: float) -> None:
+        story = match.story
         cap = self.settings.alerts_digest_max_items
-        compacted = render.compact(match)
-        to_send: list[Alert] = []
+        shown: list[Match] = []
+
+        def as_shown() -> Match:
+            # Where the words are, and the body cut to their passages: worked
+            # out only for a match that is sent or kept for a digest, never
+            # for the many a flood holds back.
+            if not shown:
+                shown.append(render.compact(with_hits(rule, match)))
+            return shown[0]
+
         for sub in rule.subscribers:
             box_key = self._box_key(rule.rule_id, sub)
             box = self._load_box(box_key)
             if policy.route(sub, story.urgency, now) == "instant":
                 if policy.admit(box, rule.realert, now):
-                    to_send.append(
-                        self._alert("instant", rule, sub, (compacted,), 0, policy.alert_id("instant", rule.rule_id, sub.key, story.id), now)
-                    )
+                    alert_id = policy.alert_id("instant", rule.rule_id, sub.key, story.id)
+                    # On Kafka by the batch's flush, before the match counts as handled.
+                    await self._emit(self._alert("instant", rule, sub, (as_shown(),), 0, alert_id, now), wait=False)
                 else:
-                    policy.hold(box, render.without_body(compacted).model_dump(mode="json"), cap)
+                    policy.hold(box, render.without_body(match).model_dump(mode="json"), cap)
                     self.stats["held"] += 1
             else:
                 if policy.buffer(box, sub, story.id, now, cap):
-                    self.pending[self._pending_key(box_key, story.id)] = compacted.model_dump(mode="json")
+                    self.pending[self._pending_key(box_key, story.id)] = as_shown().model_dump(mode="json")
                 self.stats["buffered"] += 1
-            self.mailboxes[box_key] = {"p": msg.partition, "box": box.model_dump(mode="json")}
-        for alert in to_send:
-            await self._emit(alert)
-        # Only once all of the above is on Kafka may the match count as handled.
-        await self.app.producer.flush()
-        self.handled[handled_key] = {"v": story.version, "at": now, "p": msg.partition}
+            self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
+
+    async def _flush(self) -> None:
+        """Wait until everything sent so far is on Kafka, however long Kafka is away."""
+        async for attempt in until_done(log, "alerts: flushing decisions to Kafka"):
+            with attempt:
+                await self.app.producer.flush()
 
     async def flush_due(self, partition: int) -> None:
         """Send the digests and flood summaries that are due on this partition."""
@@ -389,9 +462,11 @@ class AlertStage:
             created_at=policy.moment(now),
         )
 
-    async def _emit(self, alert: Alert) -> None:
-        # force=True: sent now, not attached to the commit, and awaited until Kafka has it.
-        await (await self.alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json(), force=True))
+    async def _emit(self, alert: Alert, wait: bool = True) -> None:
+        # force=True: sent now, not attached to the commit; with `wait`, awaited until Kafka has it.
+        sent = await self.alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json(), force=True)
+        if wait:
+            await sent
         self.stats[alert.kind] += 1
         log.info("alerts: decided %s alert=%s rule=%s stories=%s channel=%s target=%s",
                  alert.kind, alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target)

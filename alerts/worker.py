@@ -25,13 +25,13 @@ def create_app(settings: Settings):
 
 
 def main() -> None:
-    import faust
+    from wirewatch.pipeline.faust_app import worker as faust_worker
 
     settings = load()
     logging.basicConfig(level=settings.log_level.upper())
     topics.ensure(settings)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = faust_worker(app, settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import time
+from collections.abc import Callable, Container
 
 from wirewatch.errors import InputError, PermanentError, WireWatchError
-from wirewatch.model import MatchedStory, Story
+from wirewatch.model import Story, utcnow
 from wirewatch.settings import Settings
 
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
+from wirewatch.pipeline.counters import Counters
 from wirewatch.pipeline.progress import GapGuard, Raw
+from wirewatch.pipeline.publish import Publisher
 from wirewatch.pipeline.retry import retrying
+from wirewatch.pipeline.tables import by_hash
 
 from . import elastic
-from .indexing import bulk_operations, outcome
+from .indexing import Doc, bulk_operations, doc_of_json, outcome
 from .live_rules import LiveRules
 from .matching import match_story
 
@@ -45,30 +49,53 @@ def install_rules(app, rules: LiveRules) -> None:
 class MatchStage:
     """Matches stories and sends what they matched; never raises."""
 
-    def __init__(self, topics, rules: LiveRules, dead: DeadLetters, guard: GapGuard) -> None:
+    def __init__(
+        self,
+        topics,
+        publisher: Publisher,
+        rules: LiveRules,
+        dead: DeadLetters,
+        guard: GapGuard,
+        subscribed: Container[str] = frozenset(),
+        partitions: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.topics = topics
+        self.publisher = publisher
+        self.matched_topic = topics.matched.get_topic_name()
+        self.matches_topic = topics.matches.get_topic_name()
         self.rules = rules
         self.dead = dead
         self.guard = guard
+        # Rules with someone to alert (kept up to date by the rule book):
+        # only their matches go to the alert stage.
+        self.subscribed = subscribed
+        # The alert stage keeps a rule's state on the partition Kafka would
+        # give a message keyed by the rule id.
+        self.partition_of = by_hash(partitions)
         # A story that trips a bug is parked (with the traceback) after this
         # long, so that it cannot hold up its partition for good.
         self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)
         self.lock = asyncio.Lock()  # the agent and the tail check take turns
+        self.counts = Counters("match", log, clock)
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
             for raw in await self.guard.fill(raws):
                 await self.failures.run(self._one, raw)
             self.guard.done_all(raws)
+        self.counts.report()
 
     async def _one(self, raw: Raw) -> None:
         story = Story.from_json(raw.value or b"", raw.where())
-        matched, matches = match_story(self.rules.matcher, story)
-        await self.topics.matched.send(key=story.id.encode(), value=matched.to_json())
-        for m in matches:
-            await self.topics.matches.send(key=m.rule_id.encode(), value=m.to_json())
-        if matches:
-            log.info("%s %s v%d matched %s", raw.where(), story.id, story.version, ", ".join(matched.rules))
+        matched, groups = match_story(self.rules.matcher, story, self.subscribed, self.partition_of)
+        key = story.id.encode()
+        # Same key, same partition count: the story's partition is the one Kafka would pick.
+        await self.publisher.send(self.matched_topic, key, matched.to_json(), raw.partition)
+        for partition, group in groups.items():
+            await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
+        self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
+                        to_alerts=sum(len(g.rules) for g in groups.values()))
 
 
 class IndexStage:
@@ -87,10 +114,10 @@ class IndexStage:
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
-            pending: list[tuple[MatchedStory, Raw]] = []
+            pending: list[tuple[Doc, Raw]] = []
             for raw in await self.guard.fill(raws):
                 try:
-                    pending.append((MatchedStory.from_json(raw.value or b"", raw.where()), raw))
+                    pending.append((doc_of_json(raw.value or b"", raw.where()), raw))
                 except InputError as exc:
                     await self.failures.park(exc, raw)
             if pending:
@@ -107,10 +134,10 @@ class IndexStage:
                 if batch.items:
                     raise _PartialBulk(f"{len(batch.items)} stories not yet accepted by Elasticsearch")
 
-    async def _write(self, items: list[tuple[MatchedStory, Raw]]) -> list[tuple[MatchedStory, Raw]]:
+    async def _write(self, items: list[tuple[Doc, Raw]]) -> list[tuple[Doc, Raw]]:
         if not items:
             return []
-        results = await elastic.bulk(self.es, bulk_operations([i for i, _ in items], self.settings.index))
+        results = await elastic.bulk(self.es, bulk_operations([i for i, _ in items], self.settings.index, utcnow()))
         again = []
         for (item, raw), result in zip(items, results, strict=True):
             kind, reason = outcome(result)
@@ -118,7 +145,7 @@ class IndexStage:
                 self.indexed += 1
             elif kind == "stale":
                 self.stale += 1
-                log.info("%s %s v%d not indexed: %s", raw.where(), item.story.id, item.story.version, reason)
+                log.info("%s %s v%d not indexed: %s", raw.where(), item.id, item.version, reason)
             elif kind == "retry":
                 again.append((item, raw))
             else:
@@ -133,7 +160,7 @@ class _PartialBulk(WireWatchError):
 class _Batch:
     """The stories of one bulk request not yet accepted by Elasticsearch."""
 
-    def __init__(self, items: list[tuple[MatchedStory, Raw]], topic: str) -> None:
+    def __init__(self, items: list[tuple[Doc, Raw]], topic: str) -> None:
         self.items = items
         self.topic = topic
 
@@ -142,12 +169,13 @@ class _Batch:
         return f"a batch of {len(self.items)} from {first.where()} to {last.where()}"
 
 
-def install_matching(app, topics, stage: MatchStage) -> None:
+def install_matching(app, topics, settings: Settings, stage: MatchStage) -> None:
     @app.agent(topics.stories, name="wirewatch.match")
     async def match(stream) -> None:
         await stage.rules.ready.wait()
-        async for event in stream.events():
-            await stage.handle([Raw.of(event)])
+        # In batches: progress is recorded once per batch, not per story.
+        async for events in stream.take_events(settings.match_batch, within=settings.match_batch_seconds):
+            await stage.handle([Raw.of(e) for e in events])
 
 
 def install_indexing(app, topics, settings: Settings, stage: IndexStage) -> None:

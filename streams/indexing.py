@@ -9,11 +9,16 @@ workers write in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
+from wirewatch.errors import InputError
 from wirewatch.model import MatchedStory
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 
 def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
@@ -45,6 +50,7 @@ def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
                     "url": keyword,
                     "rules": keyword,
                     "matched_at": date,
+                    "indexed_at": date,
                 },
             },
         },
@@ -52,44 +58,77 @@ def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
     }
 
 
-def document(item: MatchedStory) -> dict[str, Any]:
-    s = item.story
-    doc: dict[str, Any] = {
-        "@timestamp": (s.published or s.received).isoformat(),
-        "story_id": s.id,
-        "version": s.version,
-        "source": s.source,
-        "title": s.title,
-        "body": s.body,
-        "published": s.published.isoformat() if s.published else None,
-        "received": s.received.isoformat(),
-        "language": s.language,
-        "urgency": s.urgency,
-        "pubstatus": s.pubstatus,
-        "subjects": list(s.subjects),
-        "places": list(s.places),
-        "url": s.url,
-        "rules": list(item.rules),
-        "matched_at": item.matched_at.isoformat(),
-    }
-    return {k: v for k, v in doc.items() if v is not None}
+@dataclass(frozen=True)
+class Doc:
+    """One story as an index document: `_id`, external version, source."""
+
+    id: str
+    version: int
+    source: dict[str, Any]
 
 
-def bulk_operations(items: list[MatchedStory], index: str) -> list[dict[str, Any]]:
+_STORY_FIELDS = ("title", "body", "published", "received", "language", "urgency", "pubstatus", "subjects", "places", "url")
+
+
+def doc_of_json(data: bytes | str, where: str | None = None) -> Doc:
+    """The index document of a MatchedStory as it is on the matched topic.
+
+    Built from the JSON without validating the whole record again: the
+    match stage wrote it from a valid Story, and the index's strict mapping
+    refuses a field of the wrong type (that story is then parked).  What
+    the request itself needs is checked here: a story with an id, a
+    source, a version and a time.
+    """
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not a valid MatchedStory: not JSON ({exc})", where) from exc
+    story = record.get("story") if isinstance(record, dict) else None
+    if not isinstance(story, dict):
+        raise InputError("not a valid MatchedStory: no story", where)
+    story_id, source, version = story.get("id"), story.get("source"), story.get("version", 1)
+    if not isinstance(story_id, str) or not story_id:
+        raise InputError("not a valid MatchedStory: story.id must be non-empty text", where)
+    if not isinstance(source, str) or not source:
+        raise InputError("not a valid MatchedStory: story.source must be non-empty text", where)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputError("not a valid MatchedStory: story.version must be a whole number from 1", where)
+    when = story.get("published") or story.get("received")
+    if not isinstance(when, str):
+        raise InputError("not a valid MatchedStory: story.received must be a time", where)
+    doc: dict[str, Any] = {"@timestamp": when, "story_id": story_id, "version": version, "source": source}
+    for name in _STORY_FIELDS:
+        value = story.get(name)
+        if value is not None:
+            doc[name] = value
+    doc["rules"] = record.get("rules") or []
+    if record.get("matched_at") is not None:
+        doc["matched_at"] = record["matched_at"]
+    return Doc(story_id, version, doc)
+
+
+def doc_of(item: MatchedStory) -> Doc:
+    return doc_of_json(item.to_json())
+
+
+def document(item: MatchedStory, indexed_at: datetime | None = None) -> dict[str, Any]:
+    """The `_source` Elasticsearch keeps for a story."""
+    source = dict(doc_of(item).source)
+    if indexed_at is not None:
+        source["indexed_at"] = indexed_at.isoformat()
+    return source
+
+
+def bulk_operations(docs: list[Doc] | list[MatchedStory], index: str, indexed_at: datetime | None = None) -> list[dict[str, Any]]:
     """The body of one `_bulk` request: an action line and a source per story."""
+    # When the worker sent it to Elasticsearch (the answer follows within a bulk round trip).
+    stamp = indexed_at.isoformat() if indexed_at else None
     ops: list[dict[str, Any]] = []
-    for item in items:
-        ops.append(
-            {
-                "index": {
-                    "_index": index,
-                    "_id": item.story.id,
-                    "version": item.story.version,
-                    "version_type": "external_gte",
-                }
-            }
-        )
-        ops.append(document(item))
+    for doc in docs:
+        if isinstance(doc, MatchedStory):
+            doc = doc_of(doc)
+        ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": "external_gte"}})
+        ops.append({**doc.source, "indexed_at": stamp} if stamp else doc.source)
     return ops
 
 

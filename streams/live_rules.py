@@ -14,14 +14,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from wirewatch import kafka_clients
 from wirewatch.errors import InputError, WireWatchError
-from wirewatch.query import Matcher, parse
+from wirewatch.query import Matcher
 from wirewatch.rules import Rule
 from wirewatch.settings import Settings
 
 log = logging.getLogger("wirewatch.rules")
 
 ProblemHandler = Callable[[BaseException, object], Awaitable[None]]
+# Told of every change: (rule id, the rule now, or None when it was removed).
+ChangeListener = Callable[[str, Rule | None], None]
 
 
 class LiveRules:
@@ -33,6 +36,11 @@ class LiveRules:
         self.ready = asyncio.Event()
         self.version = 0  # counts changes, so users of `rules` can cache what they derive
         self._on_problem = on_problem
+        self._listeners: list[tuple[Callable[[dict[str, Rule]], None], ChangeListener]] = []
+
+    def follow(self, on_load: Callable[[dict[str, Rule]], None], on_change: ChangeListener) -> None:
+        """Keep something derived from the rules up to date: `on_load` gets the whole set, `on_change` each change."""
+        self._listeners.append((on_load, on_change))
 
     async def run(self) -> None:
         """Load every rule, set `ready`, then follow changes until cancelled."""
@@ -51,36 +59,61 @@ class LiveRules:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)
-            initial: dict[str, Rule] = {}
+            initial: dict[str, tuple[Rule, object]] = {}
             loading = True
             while True:
-                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                batch = await consumer.getmany(timeout_ms=500, max_records=20000)
                 for messages in batch.values():
                     for message in messages:
                         await self._apply(message, initial if loading else None)
                 if loading and await _caught_up(consumer, tps, end):
-                    self._load(initial)
+                    await self._load(initial)
                     loading = False
         finally:
             await consumer.stop()
 
     async def _partitions(self, consumer) -> set[int]:
         # The topic is created by the worker's bootstrap; metadata may lag a moment behind.
-        for _ in range(100):
-            partitions = consumer.partitions_for_topic(self.topic)
-            if partitions:
-                return partitions
-            # aiokafka's public topics() does not refresh what partitions_for_topic reads.
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        raise WireWatchError(f"rules topic {self.topic} does not exist")
+        partitions = await kafka_clients.partitions_of(consumer, self.topic)
+        if not partitions:
+            raise WireWatchError(f"rules topic {self.topic} does not exist")
+        return partitions
 
-    def _load(self, initial: dict[str, Rule]) -> None:
-        self.matcher = Matcher.from_rules(initial.values()) if initial else Matcher()
-        self.rules = dict(initial)
+    async def _load(self, initial: dict[str, tuple[Rule, object]]) -> None:
+        # Each query is parsed once, here, as the index is built; a bad one
+        # is reported with the message it came in and left out.
+        bad: list = []
+
+        def build() -> Matcher:
+            matcher = Matcher.from_rules((rule for rule, _ in initial.values()), on_error=bad.append)
+            for error in bad:
+                initial.pop(error.rule_id, None)
+            rules = {rule_id: rule for rule_id, (rule, _) in initial.items()}
+            for on_load, _ in self._listeners:
+                on_load(rules)
+            self.rules = rules
+            return matcher
+
+        # Seconds of work at 100,000 rules: in a thread, so that the event
+        # loop goes on with the worker's start (joining the group, recovering
+        # tables) meanwhile.  Nothing reads the rules before `ready`.
+        messages = {rule_id: message for rule_id, (_, message) in initial.items()}
+        self.matcher = await asyncio.to_thread(build)
+        for error in bad:
+            await self._problem(InputError(f"rule {error.rule_id!r}: {error.message}"), messages[error.rule_id])
         self.version += 1
         self.ready.set()
         log.info("loaded %d rules from %s", len(self.rules), self.topic)
+
+    def _changed(self, rule_id: str, rule: Rule | None) -> None:
+        self.version += 1
+        for _, on_change in self._listeners:
+            on_change(rule_id, rule)
+
+    async def _problem(self, exc: WireWatchError, message) -> None:
+        log.error("rules: skipped %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)
+        if self._on_problem is not None:
+            await self._on_problem(exc, message)
 
     async def _apply(self, message, initial: dict[str, Rule] | None) -> None:
         rule_id = message.key.decode("utf-8", "replace") if message.key else None
@@ -91,26 +124,21 @@ class LiveRules:
                 (initial if initial is not None else self.rules).pop(rule_id, None)
                 if initial is None and rule_id in self.matcher:
                     self.matcher.remove(rule_id)
-                    self.version += 1
+                    self._changed(rule_id, None)
                     log.info("rule %s removed", rule_id)
                 return
             rule = Rule.from_json(message.value)
             if rule.id != rule_id:
                 raise InputError(f"rule id {rule.id!r} differs from the message key {rule_id!r}")
             if initial is not None:
-                # Validate now so one bad rule is reported alone, not when the
-                # whole set is built.
-                parse(rule.query)
-                initial[rule.id] = rule
+                initial[rule.id] = (rule, message)
                 return
             self.matcher.add(rule.id, rule.query)
             self.rules[rule.id] = rule
-            self.version += 1
+            self._changed(rule.id, rule)
             log.info("rule %s updated: %s", rule.id, rule.query)
         except WireWatchError as exc:
-            log.error("rules: skipped %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)
-            if self._on_problem is not None:
-                await self._on_problem(exc, message)
+            await self._problem(exc, message)
 
 
 async def _caught_up(consumer, tps, end) -> bool:

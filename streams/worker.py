@@ -11,8 +11,9 @@ from alerts.rulebook import RuleBook
 from alerts.stage import install as install_alerts
 from wirewatch import topics as topic_admin
 from wirewatch.pipeline.deadletter import DeadLetters
-from wirewatch.pipeline.faust_app import create_app
+from wirewatch.pipeline.faust_app import create_app, worker
 from wirewatch.pipeline.progress import GapGuard
+from wirewatch.pipeline.publish import Publisher
 from wirewatch.pipeline.tables import by_suffix, keyed_table
 from wirewatch.settings import Settings
 
@@ -36,13 +37,15 @@ def build(settings: Settings):
     rules = LiveRules(settings, on_problem=rule_problem)
     es = elastic.async_client(settings)
     progress = keyed_table(app, "wirewatch-progress", settings.partitions, by_suffix)
-    match_stage = MatchStage(topics, rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"))
+    book = live_rulebook(rules)
+    match_stage = MatchStage(topics, Publisher(app), rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"),
+                             subscribed=book.subscribed, partitions=settings.partitions)
     index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
     install_rules(app, rules)
-    install_matching(app, topics, match_stage)
+    install_matching(app, topics, settings, match_stage)
     install_indexing(app, topics, settings, index_stage)
     install_tail_check(app, {settings.stories_topic: match_stage, settings.matched_topic: index_stage})
-    install_alerts(app, settings, rules=rulebook_of(rules), ready=rules.ready.wait)
+    install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait)
 
     @app.on_before_shutdown.connect
     async def _close(_app, **kwargs) -> None:
@@ -53,19 +56,26 @@ def build(settings: Settings):
     return app
 
 
-def rulebook_of(rules: LiveRules):
-    """The alert stage's view of the live rules, rebuilt only when they change."""
-    cache: dict = {"version": None, "book": None}
+def live_rulebook(rules: LiveRules) -> RuleBook:
+    """The alert stage's view of the live rules, changed rule by rule as they change.
 
-    def current() -> RuleBook:
-        if cache["version"] != rules.version:
-            # strict=False: a rule whose subscribers are wrong is left out
-            # (and logged), never silencing the others.
-            cache["book"] = RuleBook.from_rules(((r.id, r.to_dict()) for r in rules.rules.values()), strict=False)
-            cache["version"] = rules.version
-        return cache["book"]
+    A rule whose subscribers are wrong is left out (and logged), never
+    silencing the others.
+    """
+    book = RuleBook()
 
-    return current
+    def load(all_rules) -> None:
+        for rule in all_rules.values():
+            book.put(rule.id, rule.to_dict())
+
+    def change(rule_id: str, rule) -> None:
+        if rule is None:
+            book.remove(rule_id)
+        else:
+            book.put(rule_id, rule.to_dict())
+
+    rules.follow(load, change)
+    return book
 
 
 def prepare(settings: Settings) -> None:
@@ -79,8 +89,6 @@ def prepare(settings: Settings) -> None:
 
 
 def run(settings: Settings, loglevel: str = "info") -> None:
-    import faust
-
     prepare(settings)
     app = build(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker(app, loglevel).execute_from_commandline()

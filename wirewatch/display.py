@@ -11,7 +11,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from .model import DeadLetter, Match, MatchedStory, Story
+from .model import DeadLetter, Match, MatchedStory, Story, StoryMatches
 from .snippets import lead, passages
 
 HEADLINE = "bold"
@@ -74,6 +74,11 @@ def match_lines(match: Match, grep: str | None = None) -> list[Text]:
     title = [(h.start, h.end) for h in match.hits if h.field == "title"] + grep_spans(s.title, grep)
     body = [(h.start, h.end) for h in match.hits if h.field == "body"] + grep_spans(s.body, grep)
     return story_lines(s, (match.rule_id,), title, body)
+
+
+def story_matches_lines(group: StoryMatches, grep: str | None = None) -> list[Text]:
+    s = group.story
+    return story_lines(s, group.rules, grep_spans(s.title, grep), grep_spans(s.body, grep))
 
 
 def matched_lines(item: MatchedStory, grep: str | None = None) -> list[Text]:

@@ -101,6 +101,39 @@ class Match(_Record):
     hits: tuple[Hit, ...] = ()
 
 
+class StoryMatches(_Record):
+    """The rules with subscribers that one story version matched, on one partition of the matches topic.
+
+    The match stage sends one per partition its rules live on (rules are
+    placed by the hash of their id, as Kafka places keys), so a story is
+    carried a bounded number of times however many rules it matches, and
+    rules nobody subscribed to cost the alert stage nothing.  Where the
+    words are (hits) is left to the alert stage, for the few matches that
+    become an alert.
+    """
+
+    story: Story
+    matched_at: UtcDatetime = Field(default_factory=utcnow)
+    rules: tuple[str, ...] = Field(min_length=1)
+
+    def matches(self) -> list[Match]:
+        """One Match per rule (built without validating again: every part is already valid)."""
+        return [Match.model_construct(rule_id=r, story=self.story, matched_at=self.matched_at, hits=()) for r in self.rules]
+
+
+def read_matches(data: bytes | str, where: str | None = None) -> list[Match]:
+    """The matches in a message of the matches topic: a StoryMatches, or a single Match (a group of one)."""
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", where) from exc
+    if isinstance(doc, dict) and "rule_id" in doc:
+        return [Match.from_json(data, where)]
+    return StoryMatches.from_json(data, where).matches()
+
+
 class MatchedStory(_Record):
     """A story with every rule it matched (possibly none): what gets indexed."""
 

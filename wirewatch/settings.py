@@ -43,7 +43,16 @@ class Settings(BaseSettings):
     # Worker
     web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset or 0.")
     index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
-    index_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a bulk request.")
+    index_batch_seconds: float = Field(0.25, gt=0, description="Longest wait to fill a bulk request (what a story may wait to be indexed when few arrive).")
+    fetch_max_bytes_per_partition: int = Field(8 * 1024 * 1024, ge=65536, description="Most bytes a worker fetches from one partition at a time.")
+    fetch_max_records: int = Field(5000, ge=1, description="Most messages a worker takes from Kafka in one poll.")
+    stream_buffer: int = Field(16384, ge=1, description="Messages a worker holds per stream, read ahead of the agent.")
+    produce_linger_ms: int = Field(5, ge=0, description="How long a worker waits to fill a produce request (throughput against latency).")
+    produce_batch_bytes: int = Field(1024 * 1024, ge=1024, description="Largest produce request per partition.")
+    match_batch: int = Field(500, ge=1, description="Most stories the match stage takes from Kafka at once.")
+    match_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of stories to match.")
+    alerts_batch: int = Field(500, ge=1, description="Most matches the alert stage decides at once (one flush to Kafka per batch).")
+    alerts_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of matches to decide.")
     log_level: str = Field("info", description="Log level of workers: debug, info, warning, error.")
 
     # Alerts: email

@@ -91,6 +91,8 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(settings, es, corpus
         restarted = Worker(settings, tmp_path / "restarted.log")
         try:
             wait_for(lambda: indexed_count(es, settings.index) >= 3000, timeout=300, what="all 3000 stories indexed")
+            # The group waits out the killed member's session before the new one is in.
+            wait_for(lambda: "[^Worker]: Ready" in restarted.output(), timeout=180, what="the restarted worker in the group")
             docs = all_docs(es, settings.index)
             assert len(docs) == 3000
             assert {d["version"] for d in docs.values()} == {1}

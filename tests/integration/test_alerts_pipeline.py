@@ -171,8 +171,8 @@ def test_permanent_failures_and_bad_messages_go_to_the_dead_letter_topic(world):
 
     found = wait_for(letters, 60, 1, "three dead letters")
     by_reason = {d["reason"]: d for d in found}
-    refused = [d for d in found if "550" in d["reason"]]
-    webhook = [d for d in found if "404" in d["reason"]]
+    refused = [d for d in found if "550 5.1.1" in d["reason"]]
+    webhook = [d for d in found if "answered 404" in d["reason"]]
     garbage = [d for d in found if d.get("topic") == worker.settings.matches_topic]
     assert len(refused) == 1 and "no such user" in refused[0]["reason"] and refused[0]["stage"] == "alerts"
     assert json.loads(refused[0]["payload"])["target"] == "gone@example.com"

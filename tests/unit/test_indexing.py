@@ -14,7 +14,7 @@ def test_document_fields_fit_the_mapping():
     doc = document(item(subjects=("cocoa",)))
     props = index_template("ix")["template"]["mappings"]["properties"]
     assert set(doc) <= set(props)
-    assert doc["@timestamp"] == "1987-02-26T00:00:00+00:00"
+    assert doc["@timestamp"] == "1987-02-26T00:00:00Z"
     assert doc["rules"] == ["b", "a"] and doc["story_id"] == "reuters-21578:5" and doc["subjects"] == ["cocoa"]
     assert "url" not in doc  # absent fields are left out, not null
 
@@ -32,3 +32,27 @@ def test_outcomes():
     assert outcome({"index": {"status": 503, "error": {"type": "unavailable_shards_exception"}}})[0] == "retry"
     kind, reason = outcome({"index": {"status": 400, "error": {"type": "document_parsing_exception", "reason": "bad"}}})
     assert kind == "rejected" and reason == "HTTP 400 document_parsing_exception: bad"
+
+
+def test_documents_from_the_matched_topic_check_what_the_request_needs():
+    import pytest
+
+    from streams.indexing import doc_of_json
+    from wirewatch.errors import InputError
+
+    doc = doc_of_json(item(4).to_json())
+    assert (doc.id, doc.version) == ("reuters-21578:5", 4)
+    assert doc.source["rules"] == ["b", "a"] and doc.source["title"] == "T"
+    for bad, why in ((b"{oops", "not JSON"), (b"[]", "no story"), (b'{"story": {"source": "w", "received": "2026-01-01"}}', "story.id"),
+                     (b'{"story": {"id": "x", "received": "2026-01-01"}}', "story.source"),
+                     (b'{"story": {"id": "x", "source": "w", "version": 0, "received": "2026-01-01"}}', "story.version"),
+                     (b'{"story": {"id": "x", "source": "w"}}', "time")):
+        with pytest.raises(InputError, match=why):
+            doc_of_json(bad, "t.matched[0]@7")
+
+
+def test_indexed_at_is_stamped_on_every_document():
+    ops = bulk_operations([item()], "ix", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc))
+    assert ops[1]["indexed_at"] == "2026-12-01T12:00:00+00:00"
+    props = index_template("ix")["template"]["mappings"]["properties"]
+    assert set(ops[1]) <= set(props)

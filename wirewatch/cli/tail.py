@@ -34,11 +34,11 @@ def tail(
 
     Examples:
 
-      wirewatch tail                          # new matches as they happen
+      wirewatch tail                          # new matches of rules that alert someone, as they happen
 
       wirewatch tail matched --since 10m      # every story of the last ten minutes, with its rules
 
-      wirewatch tail matches -r lethal-aid -b # all matches of one rule so far
+      wirewatch tail matched -r lethal-aid -b # every story one rule matched so far (any rule)
 
       wirewatch tail deadletter -b -e         # what was parked, and why
 
@@ -112,11 +112,11 @@ def _follow(consumer, tps, end, kind, rules, grep, as_json, limit, exit_at_end) 
 
 
 def _decode(value: bytes | None, kind: str | None):
-    from wirewatch.model import DeadLetter, Match, MatchedStory, Story
     from wirewatch.errors import InputError
+    from wirewatch.model import DeadLetter, Match, MatchedStory, Story, StoryMatches
 
-    types = {"stories": [Story], "matched": [MatchedStory], "matches": [Match], "deadletter": [DeadLetter]}.get(
-        kind or "", [Match, MatchedStory, DeadLetter, Story]
+    types = {"stories": [Story], "matched": [MatchedStory], "matches": [StoryMatches, Match], "deadletter": [DeadLetter]}.get(
+        kind or "", [StoryMatches, Match, MatchedStory, DeadLetter, Story]
     )
     if value is None:
         return None
@@ -130,7 +130,7 @@ def _decode(value: bytes | None, kind: str | None):
 
 def _render(record, kind, rules, grep, as_json):
     from wirewatch import display
-    from wirewatch.model import DeadLetter, Match, MatchedStory, Story
+    from wirewatch.model import DeadLetter, Match, MatchedStory, Story, StoryMatches
 
     obj = _decode(record.value, kind)
     if rules:
@@ -138,10 +138,12 @@ def _render(record, kind, rules, grep, as_json):
             return None
         if isinstance(obj, MatchedStory) and not rules.intersection(obj.rules):
             return None
-        if not isinstance(obj, (Match, MatchedStory)):
+        if isinstance(obj, StoryMatches) and not rules.intersection(obj.rules):
+            return None
+        if not isinstance(obj, (Match, MatchedStory, StoryMatches)):
             return None
     if grep:
-        story = getattr(obj, "story", obj) if isinstance(obj, (Match, MatchedStory, Story)) else None
+        story = getattr(obj, "story", obj) if isinstance(obj, (Match, MatchedStory, StoryMatches, Story)) else None
         haystack = f"{story.title}\n{story.body}" if story else (record.value or b"").decode("utf-8", "replace")
         if grep.casefold() not in haystack.casefold():
             return None
@@ -151,6 +153,8 @@ def _render(record, kind, rules, grep, as_json):
         return record.value.decode("utf-8", "replace")
     if isinstance(obj, Match):
         lines = display.match_lines(obj, grep)
+    elif isinstance(obj, StoryMatches):
+        lines = display.story_matches_lines(obj, grep)
     elif isinstance(obj, MatchedStory):
         lines = display.matched_lines(obj, grep)
     elif isinstance(obj, Story):

@@ -93,20 +93,20 @@ class PerMessage:
             return state.seconds_since_start >= self.bug_horizon_s
 
         def before_sleep(state: RetryCallState) -> None:
-            self.retries += 1
-            exc = state.outcome.exception()
-            wait = state.upcoming_sleep
-            where = _where(message)
-            if verdict(exc) == "bug":
-                self.log.error(
-                    "%s: %s failed (attempt %d), an error in WireWatch or a library, not in the message; "
-                    "trying again in %.1f s",
-                    self.stage, where, state.attempt_number, wait, exc_info=exc,
-                )
-            else:
-                self.log.warning("%s: %s failed (attempt %d): %s; trying again in %.1f s",
-                                 self.stage, where, state.attempt_number, exc, wait)
+            self._log_failure(state.outcome.exception(), message, state.attempt_number + 1, state.upcoming_sleep)
 
+        try:
+            # Nearly every message goes through at the first try: no retry
+            # machinery for those.
+            await handle(message)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - decided below
+            if verdict(exc) == "park":
+                await self._park_all(exc, parks() if parks else [message])
+                return False
+            self._log_failure(exc, message, 1, None)
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(lambda e: verdict(e) != "park" and not isinstance(e, asyncio.CancelledError)),
@@ -121,9 +121,22 @@ class PerMessage:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # parked: bad input, a refusal, or a bug past its horizon
-            for each in parks() if parks else [message]:
-                await self.park(exc, each)
+            await self._park_all(exc, parks() if parks else [message])
             return False
+
+    async def _park_all(self, exc: BaseException, messages: list[Any]) -> None:
+        for each in messages:
+            await self.park(exc, each)
+
+    def _log_failure(self, exc: BaseException, message: Any, attempt: int, wait: float | None) -> None:
+        self.retries += 1
+        where = _where(message)
+        then = "trying again" if wait is None else f"trying again in {wait:.1f} s"
+        if verdict(exc) == "bug":
+            self.log.error("%s: %s failed (attempt %d), an error in WireWatch or a library, not in the message; %s",
+                           self.stage, where, attempt, then, exc_info=exc)
+        else:
+            self.log.warning("%s: %s failed (attempt %d): %s; %s", self.stage, where, attempt, exc, then)
 
     async def park(self, exc: BaseException, message: Any) -> None:
         """Put `message` on the dead-letter topic, waiting for Kafka as long as it takes."""

@@ -42,3 +42,20 @@ def retrying(log: logging.Logger, what: str, horizon_s: float | None = None, max
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+def until_done(log: logging.Logger, what: str, max_wait_s: float = 30.0) -> AsyncRetrying:
+    """An AsyncRetrying that retries any exception, forever: for a step nothing may be lost past (a flush to Kafka)."""
+    import asyncio
+
+    def before_sleep(state) -> None:
+        log.warning("%s failed (attempt %d): %s; retrying in %.1f s", what, state.attempt_number,
+                    state.outcome.exception(), state.next_action.sleep if state.next_action else 0)
+
+    return AsyncRetrying(
+        retry=retry_if_exception(lambda e: not isinstance(e, asyncio.CancelledError)),
+        wait=wait_exponential_jitter(multiplier=0.5, max=max_wait_s),
+        stop=stop_never,
+        before_sleep=before_sleep,
+        reraise=True,
+    )

@@ -25,11 +25,19 @@ from .progress import SEP
 PartitionOf = Callable[[bytes], int]
 
 
-def by_hash(partitions: int) -> PartitionOf:
-    """The partition Kafka's default partitioner gives a message with this key (murmur2, as the Java client)."""
+def by_hash(partitions: int, first_field: bool = False) -> PartitionOf:
+    """The partition Kafka's default partitioner gives a message with this key (murmur2, as the Java client).
+
+    With `first_field`, of the key's first field (up to the separator): so
+    that `rule<SEP>anything` lives where messages keyed by the rule id do.
+    """
     from aiokafka.partitioner import murmur2
 
+    sep = SEP.encode()
+
     def partition_of(key: bytes) -> int:
+        if first_field:
+            key = key.split(sep, 1)[0]
         return (murmur2(key) & 0x7FFFFFFF) % partitions
 
     return partition_of

@@ -154,15 +154,20 @@ class Matcher:
         under a NOT are not included.  Rules that do not match are left out.
         """
         ids = self.match(title, body) if rule_ids is None else [r for r in rule_ids if r in self._rules]
-        if not ids:
-            return {}
-        spans = {"title": token_spans(title), "body": token_spans(body)}
-        story = StoryView([t for t, _, _ in spans["title"]], [t for t, _, _ in spans["body"]])
-        out: dict[str, list[Hit]] = {}
-        for rule_id in ids:
-            found = witnesses(self._rules[rule_id].expr, story)
-            if found is None:
-                continue
-            chars = sorted({(f, spans[f][s][1], spans[f][e - 1][2]) for f, s, e in found})
-            out[rule_id] = [Hit(field=f, start=s, end=e) for f, s, e in chars]
-        return out
+        return story_hits({rule_id: self._rules[rule_id].expr for rule_id in ids}, title, body)
+
+
+def story_hits(exprs: Mapping[str, Expr], title: str, body: str) -> dict[str, list[Hit]]:
+    """For each rule (id -> parsed query) that the story matches, where its words are in the story."""
+    if not exprs:
+        return {}
+    spans = {"title": token_spans(title), "body": token_spans(body)}
+    story = StoryView([t for t, _, _ in spans["title"]], [t for t, _, _ in spans["body"]])
+    out: dict[str, list[Hit]] = {}
+    for rule_id, expr in exprs.items():
+        found = witnesses(expr, story)
+        if found is None:
+            continue
+        chars = sorted({(f, spans[f][s][1], spans[f][e - 1][2]) for f, s, e in found})
+        out[rule_id] = [Hit(field=f, start=s, end=e) for f, s, e in chars]
+    return out
