@@ -20,8 +20,10 @@ SMTP server: `wirewatch alerts smtp-sink` in a process of its own):
 - **bulk**: the same stories as index documents, written to a scratch index
   by one elasticsearch-py client, 500 per request - the ceiling of its output;
 - **drain**: `wirewatch worker` process(es) started on the backlog, timed
-  from the first story indexed to the last (the start-up before is given
-  apart); drain / bulk is the figure the targets are about.
+  from the first story matched (the first message on the matched topic) to
+  the last one indexed, so both stages are in it; the start-up before is
+  given apart (process start to first story matched); drain / bulk is the
+  figure the targets are about.
 
 Then paced runs: stories produced at a fixed rate into a running worker,
 with latencies from the story's `received` time (set as it is sent) to its
@@ -35,6 +37,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -101,14 +104,7 @@ def rules_file(rules: list[tuple[str, str]], share: float, path: Path) -> Path:
 
 def env_for(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"WIREWATCH_{name.upper()}"] = str(value)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return {**env, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
 
 
 # A small process runs the command and reports its peak RSS: measured from
@@ -321,6 +317,12 @@ class Run:
         es.indices.refresh(index=self.settings.index)
         return es.count(index=self.settings.index)["count"]
 
+    def notes(self) -> dict[str, int]:
+        """What the workers' logs say happened that should be rare: messages Faust skipped (read back), parked ones."""
+        text = "".join(w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists())
+        read_back = re.findall(r"(\d+) message\(s\) of \S+ at offsets \S+ never reached the stream", text)
+        return {"read back": sum(map(int, read_back)), "parked": text.count(": parked ")}
+
     def cleanup(self) -> None:
         from wirewatch import kafka_clients
 
@@ -376,6 +378,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         started = time.monotonic()
         run.workers = [Worker(run.settings, run.folder / f"worker-{i}.log") for i in range(n_workers)]
         es = run.es()
+        matched = MatchedProgress(run.settings)
         first = None
         cpu_first = cpu_last = 0.0
         done = 0
@@ -383,32 +386,32 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         try:
             deadline = started + timeout
             while time.monotonic() < deadline:
-                done = run.indexed(es)
-                now = time.monotonic()
-                if done and first is None:
-                    first, first_count = now, done
+                # The drain starts when the first story is matched (it is then
+                # on the matched topic) and ends when the last one is indexed.
+                if first is None and matched.count() > 0:
+                    first = time.monotonic()
                     cpu_first = sum(w.cpu_seconds() for w in run.workers)
+                done = run.indexed(es) if first is not None else 0
                 if first is not None:
                     cpu_last = sum(w.cpu_seconds() for w in run.workers)
                 peak = max([peak] + [w.rss_mb()[0] for w in run.workers])
                 if done >= len(stories) or not all(w.alive() for w in run.workers):
                     break
-                time.sleep(0.25)
+                time.sleep(0.1 if first is None else 0.5)
             finished = time.monotonic()
         finally:
             es.close()
+            matched.close()
         row["start s"] = (first - started) if first else None
         row["indexed"] = done
-        if first and done > first_count and finished > first:
-            row["drain/s"] = (done - first_count) / (finished - first)
-        else:
-            row["drain/s"] = None
+        row["drain/s"] = done / (finished - first) if first and done and finished > first else None
         row["worker RSS MB"] = peak
         # Busy share of one core per worker while draining: near 100% means the worker's own CPU bounds the drain.
         row["worker CPU"] = (cpu_last - cpu_first) / (finished - first) / n_workers if first and finished > first else None
         if done < len(stories):
             row["note"] = f"only {done} of {len(stories)} indexed in {timeout:.0f}s"
         row["drain/bulk"] = row["drain/s"] / row["bulk/s"] if row["drain/s"] else None
+        row.update(run.notes())
         if all(w.alive() for w in run.workers) and done >= len(stories):
             row["change s"] = change_one_rule(run, rules, share)
         log(f"  drain {row['drain/s'] or 0:,.0f}/s = {row['drain/bulk'] or 0:.0%} of bulk; start {row['start s'] or 0:.1f}s")
@@ -443,6 +446,24 @@ def change_one_rule(run: Run, rules: list[tuple[str, str]], share: float) -> flo
     finally:
         es.close()
     return None
+
+
+class MatchedProgress:
+    """How many messages the matched topic holds: the worker's first output."""
+
+    def __init__(self, settings: Settings) -> None:
+        from kafka import TopicPartition
+
+        from wirewatch import kafka_clients
+
+        self.consumer = kafka_clients.consumer(settings, "bench-progress")
+        self.tps = [TopicPartition(settings.matched_topic, p) for p in range(PARTITIONS)]
+
+    def count(self) -> int:
+        return sum(self.consumer.end_offsets(self.tps).values())
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def pctl(values: list[float], q: float) -> float | None:
@@ -521,8 +542,9 @@ def fmt(value, digits=0) -> str:
 
 def report(drains: list[dict], paces: list[dict]) -> str:
     lines = ["| rules | subscribed | workers | rules check s / MB | rules apply s / MB | produce/s | consume/s | bulk/s | "
-             "worker start s | drain/s | drain / bulk | worker CPU | worker RSS MB | one rule changed → live s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "worker start s | drain/s | drain / bulk | worker CPU | worker RSS MB | one rule changed → live s | "
+             "indexed | read back by the guard |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in drains:
         lines.append(
             f"| {r['rules']:,} | {r['subscribed']:.0%} | {r['workers']} | {fmt(r.get('rules check s'), 1)} / {fmt(r.get('rules check MB'))} | "
@@ -530,7 +552,7 @@ def report(drains: list[dict], paces: list[dict]) -> str:
             f"{fmt(r['bulk/s'])} | {fmt(r['start s'], 1)} | {fmt(r['drain/s'])} | "
             f"{'–' if r['drain/bulk'] is None else format(r['drain/bulk'], '.0%')} | "
             f"{'–' if r.get('worker CPU') is None else format(r['worker CPU'], '.0%')} | {fmt(r['worker RSS MB'])} | "
-            f"{fmt(r.get('change s'), 1)} |"
+            f"{fmt(r.get('change s'), 1)} | {fmt(r.get('indexed'))} | {fmt(r.get('read back'))} |"
             + (f" {r['note']}" if r.get("note") else "")
         )
     if paces:

@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     alerts_digest_max_items: int = Field(50, ge=1, description="Most stories listed in one digest or flood summary; the rest are counted.")
     alerts_memory_days: float = Field(30.0, gt=0, description="How long the alert stage remembers what it sent, to never alert twice for one rule and story.")
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as the WIREWATCH_* variables that give them (secrets revealed): for child processes."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            env[f"WIREWATCH_{name.upper()}"] = str(value)
+        return env
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
+from support.kafka import new_topic
 
 from wirewatch.pipeline.progress import GapGuard, Raw
 
@@ -14,13 +14,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def topic(kafka_bootstrap):
-    from kafka import KafkaAdminClient, KafkaProducer
-    from kafka.admin import NewTopic
+    from kafka import KafkaProducer
 
-    name = f"gaps-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
-    admin.close()
+    name = new_topic(kafka_bootstrap, "gaps", 2)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for i in range(10):
         producer.send(name, key=b"k", value=f"m{i}".encode(), partition=1)
@@ -38,7 +34,8 @@ def test_messages_between_the_last_processed_and_the_next_are_read(topic):
     async def scenario():
         try:
             first = Raw(topic, 1, 2, b"k", b"m2")
-            assert await guard.missed_before(first) == []  # nothing known yet: nothing to fill
+            # Nothing processed yet: everything before it, from the partition's start, is due.
+            head = await guard.missed_before(first)
             guard.done(first)
             assert await guard.missed_before(Raw(topic, 1, 3, b"k", b"m3")) == []  # the next one: no gap
             missed = await guard.missed_before(Raw(topic, 1, 7, b"k", b"m7"))
@@ -48,12 +45,30 @@ def test_messages_between_the_last_processed_and_the_next_are_read(topic):
             early = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
             now[0] += 31
             tail = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
-            return missed, early, tail
+            return head, missed, early, tail
         finally:
             await guard.close()
 
-    missed, early, tail = asyncio.run(scenario())
+    head, missed, early, tail = asyncio.run(scenario())
+    assert [(m.offset, m.value) for m in head] == [(0, b"m0"), (1, b"m1")]
     assert [(m.offset, m.value) for m in missed] == [(3, b"m3"), (4, b"m4"), (5, b"m5"), (6, b"m6")]
     assert early == []
     assert [m.value for m in tail] == [b"m8", b"m9"]
     assert table[f"{topic}\x1f1".encode()]["o"] == 7
+
+
+def test_a_partition_nothing_was_processed_from_is_read_whole_once_idle(topic):
+    topic, bootstrap = topic
+    now = [1000.0]
+    guard = GapGuard({}, bootstrap, clock=lambda: now[0])
+
+    async def scenario():
+        try:
+            early = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
+            now[0] += 31
+            return early, await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)
+        finally:
+            await guard.close()
+
+    early, whole = asyncio.run(scenario())
+    assert early == [] and [m.offset for m in whole] == list(range(10))

@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 from alerts_servers import SmtpServer
 from alerts_worker import AlertsWorker
+from support.kafka import new_topic
 from support.poll import wait_for
 
 from wirewatch.model import Match, Story
@@ -67,12 +68,8 @@ def test_keyed_tables_write_while_the_changelog_topic_is_new(kafka_bootstrap):
 
 def test_by_hash_puts_a_key_where_the_producer_puts_its_message(kafka_bootstrap):
     from kafka import KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
 
-    topic = f"hash-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
-    admin.close()
+    topic = new_topic(kafka_bootstrap, "hash", 4)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     try:
         keys = [f"instant-{i}-{uuid.uuid4().hex}".encode() for i in range(40)]

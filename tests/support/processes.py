@@ -13,12 +13,7 @@ from wirewatch.settings import Settings
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"WIREWATCH_{name.upper()}"] = str(value)
+    env.update(settings.as_env())
     env.update(extra)
     return env
 

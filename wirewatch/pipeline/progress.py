@@ -60,6 +60,8 @@ class GapGuard:
         self.clock = clock
         self.stage = stage
         self._reader = None
+        self._starts: dict = {}
+        self._unknown_since: dict[tuple[str, int], float] = {}
 
     def last(self, topic: str, partition: int) -> dict | None:
         return self.table.get(key_of(topic, partition))
@@ -70,10 +72,17 @@ class GapGuard:
 
     async def missed_at_tail(self, topic: str, partition: int, end: int | None, idle_seconds: float) -> list[Raw]:
         """Messages before `end` (the log end offset) not processed after `idle_seconds` of no progress."""
-        seen = self.last(topic, partition)
-        if seen is None or end is None or end <= seen["o"] + 1:
+        if end is None:
             return []
-        if self.clock() - seen.get("t", 0.0) < idle_seconds:
+        seen = self.last(topic, partition)
+        if seen is None:
+            # Nothing processed here yet: idle since this guard first looked.
+            since = self._unknown_since.setdefault((topic, partition), self.clock())
+            if self.clock() - since < idle_seconds:
+                return []
+            start = await self._start_of(topic, partition)
+            return await self._read(topic, partition, start, end) if end > start else []
+        if end <= seen["o"] + 1 or self.clock() - seen.get("t", 0.0) < idle_seconds:
             return []
         return await self._read(topic, partition, seen["o"] + 1, end)
 
@@ -85,7 +94,12 @@ class GapGuard:
             tp = (raw.topic, raw.partition)
             if tp not in expected:
                 seen = self.last(raw.topic, raw.partition)
-                expected[tp] = raw.offset if seen is None else seen["o"] + 1
+                # Nothing recorded means this stage never processed a message
+                # of the partition: everything from its start is due.  Faust
+                # can drop the head of a partition's first fetch around the
+                # rebalance of a worker's start (seen: the first 609 messages
+                # of one partition, committed and never processed).
+                expected[tp] = await self._start_of(raw.topic, raw.partition) if seen is None else seen["o"] + 1
             if raw.offset > expected[tp]:
                 out.extend(await self._read(raw.topic, raw.partition, expected[tp], raw.offset))
             out.append(raw)
@@ -107,6 +121,16 @@ class GapGuard:
         seen = self.last(raw.topic, raw.partition)
         if seen is None or raw.offset > seen["o"]:
             self.table[key_of(raw.topic, raw.partition)] = {"o": raw.offset, "t": self.clock()}
+
+    async def _start_of(self, topic: str, partition: int) -> int:
+        """The first offset the partition still holds."""
+        from aiokafka import TopicPartition
+
+        tp = TopicPartition(topic, partition)
+        if tp not in self._starts:
+            reader = await self._consumer()
+            self._starts[tp] = (await reader.beginning_offsets([tp]))[tp]
+        return self._starts[tp]
 
     async def _read(self, topic: str, partition: int, start: int, end: int, timeout: float = 30.0) -> list[Raw]:
         from aiokafka import TopicPartition
