@@ -56,7 +56,6 @@ import functools
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -66,7 +65,8 @@ from wirewatch.model import Alert, DeadLetter, Match, read_matches
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
 from wirewatch.pipeline.progress import GapGuard, Raw
-from wirewatch.pipeline.retry import until_done
+from wirewatch.pipeline.counters import Counters
+from wirewatch.pipeline.retry import retrying as stage_retrying
 from wirewatch.pipeline.tables import by_hash, by_suffix, keyed_table
 from wirewatch.query import compile_rule, story_hits
 from wirewatch.settings import Settings
@@ -139,14 +139,13 @@ class AlertStage:
         self._rules_source = rules
         self.clock = clock
         self.dispatcher = Dispatcher(settings, self.rules, console)
-        self.stats: Counter[str] = Counter()
+        self.counts = Counters(STAGE, log, clock)
+        self.stats = self.counts.totals
         self._lock = asyncio.Lock()  # decisions and ticks change the same mailboxes
         self._inflight: dict[bytes, asyncio.Task] = {}
         self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
         self._sending: set[bytes] = set()
         self._swept: dict[int, float] = {}
-        self._reported = 0.0
-        self._last_stats: Counter[str] = Counter()
 
     # ------------------------------------------------------------ wiring
 
@@ -229,6 +228,10 @@ class AlertStage:
                 self.handled[key] = value
             self._marks.clear()
 
+    async def _accept_all(self, raws: list[Raw]) -> None:
+        for raw in raws:
+            await self.failures.run(self.accept, raw)
+
     async def _deliver_agent(self, stream) -> None:
         # A webhook's URL comes from the rules: none is sent before they are loaded.
         if self._ready is not None:
@@ -257,27 +260,23 @@ class AlertStage:
             partition = event.message.partition
             try:
                 async with self._lock:
-                    await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self.decide)
+                    await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self._decide_all)
                     await self.flush_due(partition)
-                await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self.accept)
+                await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self._accept_all)
                 self.resume_deliveries(partition)
                 self._sweep(partition)
                 self._report()
             except Exception:
                 log.exception("alerts: tick on partition %d failed", partition)
 
-    async def _catch_up(self, guard: GapGuard, topic: str, partition: int, handle) -> None:
+    async def _catch_up(self, guard: GapGuard, topic: str, partition: int, handle_all) -> None:
         """Handle messages at the end of a partition that the stream skipped (nothing came after them)."""
         from faust.types import TP
 
         idle = max(10.0, 5 * self.settings.alerts_tick_seconds)
         end = self.app.consumer.highwater(TP(topic, partition))
         missed = await guard.missed_at_tail(topic, partition, end, idle)
-        if handle == self.decide:
-            await self._decide_all(missed)
-        else:
-            for message in missed:
-                await self.failures.run(handle, message)
+        await handle_all(missed)
         if missed:
             guard.done(missed[-1])
 
@@ -392,7 +391,7 @@ class AlertStage:
 
     async def _flush(self) -> None:
         """Wait until everything sent so far is on Kafka, however long Kafka is away."""
-        async for attempt in until_done(log, "alerts: flushing decisions to Kafka"):
+        async for attempt in stage_retrying(log, "alerts: flushing decisions to Kafka", any_failure=True):
             with attempt:
                 await self.app.producer.flush()
 
@@ -563,11 +562,7 @@ class AlertStage:
     def _report(self) -> None:
         self.stats["parked"] = self.failures.parked
         self.stats["retried_messages"] = self.failures.retries
-        now = self.clock()
-        if now - self._reported < 60.0 or self.stats == self._last_stats:
-            return
-        self._reported, self._last_stats = now, Counter(self.stats)
-        log.info("alerts: counts %s", " ".join(f"{k}={v}" for k, v in sorted(self.stats.items())))
+        self.counts.report()
 
     def _sweep(self, partition: int) -> None:
         """Forget, now and then, what was sent longer ago than `alerts_memory_days`."""

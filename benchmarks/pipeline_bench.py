@@ -278,13 +278,13 @@ def consume_ceiling(settings: Settings, expected: int) -> float:
 def bulk_ceiling(settings: Settings, stories: list[Story]) -> float:
     """One elasticsearch-py client writing the stories as index documents, 500 per request; stories/s."""
     from streams import elastic
-    from streams.indexing import bulk_operations
+    from streams.indexing import bulk_operations, doc_of
 
     index = f"{settings.index}-ceiling"
     es = elastic.sync_client(settings)
     try:
         es.indices.create(index=index)  # the run's index template (for name-*) gives it the same mapping
-        items = [MatchedStory(story=s) for s in stories]
+        items = [doc_of(MatchedStory(story=s)) for s in stories]
         t0 = time.perf_counter()
         for i in range(0, len(items), 500):
             response = es.bulk(operations=bulk_operations(items[i:i + 500], index))

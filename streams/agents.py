@@ -60,12 +60,10 @@ class MatchStage:
         partitions: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.topics = topics
         self.publisher = publisher
         self.matched_topic = topics.matched.get_topic_name()
         self.matches_topic = topics.matches.get_topic_name()
         self.rules = rules
-        self.dead = dead
         self.guard = guard
         # Rules with someone to alert (kept up to date by the rule book):
         # only their matches go to the alert stage.
@@ -104,7 +102,6 @@ class IndexStage:
     def __init__(self, settings: Settings, es, dead: DeadLetters, guard: GapGuard) -> None:
         self.settings = settings
         self.es = es
-        self.dead = dead
         self.guard = guard
         # A batch that trips a bug is parked (with the traceback) after this long.
         self.failures = PerMessage("index", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)

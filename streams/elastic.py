@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from wirewatch.errors import PermanentError, ServiceUnavailable, TransientError
 from wirewatch.settings import Settings
 
@@ -93,8 +95,6 @@ def ensure_index_sync(es, index: str, replicas: int = 0) -> None:
 async def bulk(es, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One `_bulk` request; returns the per-item results in request order."""
     from elasticsearch import ApiError, TransportError
-
-    import orjson
 
     # Lines as bytes: the client's own ndjson encoding (the standard json
     # module) costs more than the rest of building the request.

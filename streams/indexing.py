@@ -111,22 +111,12 @@ def doc_of(item: MatchedStory) -> Doc:
     return doc_of_json(item.to_json())
 
 
-def document(item: MatchedStory, indexed_at: datetime | None = None) -> dict[str, Any]:
-    """The `_source` Elasticsearch keeps for a story."""
-    source = dict(doc_of(item).source)
-    if indexed_at is not None:
-        source["indexed_at"] = indexed_at.isoformat()
-    return source
-
-
-def bulk_operations(docs: list[Doc] | list[MatchedStory], index: str, indexed_at: datetime | None = None) -> list[dict[str, Any]]:
+def bulk_operations(docs: list[Doc], index: str, indexed_at: datetime | None = None) -> list[dict[str, Any]]:
     """The body of one `_bulk` request: an action line and a source per story."""
     # When the worker sent it to Elasticsearch (the answer follows within a bulk round trip).
     stamp = indexed_at.isoformat() if indexed_at else None
     ops: list[dict[str, Any]] = []
     for doc in docs:
-        if isinstance(doc, MatchedStory):
-            doc = doc_of(doc)
         ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": "external_gte"}})
         ops.append({**doc.source, "indexed_at": stamp} if stamp else doc.source)
     return ops

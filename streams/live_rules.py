@@ -34,7 +34,6 @@ class LiveRules:
         self.matcher = Matcher()
         self.rules: dict[str, Rule] = {}
         self.ready = asyncio.Event()
-        self.version = 0  # counts changes, so users of `rules` can cache what they derive
         self._on_problem = on_problem
         self._listeners: list[tuple[Callable[[dict[str, Rule]], None], ChangeListener]] = []
 
@@ -101,12 +100,10 @@ class LiveRules:
         self.matcher = await asyncio.to_thread(build)
         for error in bad:
             await self._problem(InputError(f"rule {error.rule_id!r}: {error.message}"), messages[error.rule_id])
-        self.version += 1
         self.ready.set()
         log.info("loaded %d rules from %s", len(self.rules), self.topic)
 
     def _changed(self, rule_id: str, rule: Rule | None) -> None:
-        self.version += 1
         for _, on_change in self._listeners:
             on_change(rule_id, rule)
 

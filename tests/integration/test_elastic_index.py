@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from streams import elastic
-from streams.indexing import bulk_operations, outcome
+from streams.indexing import bulk_operations, doc_of, outcome
 from wirewatch.model import MatchedStory, Story
 
 
@@ -26,7 +26,7 @@ def write(settings, items):
     async def go():
         client = elastic.async_client(settings)
         try:
-            return [outcome(r)[0] for r in await elastic.bulk(client, bulk_operations(items, settings.index))]
+            return [outcome(r)[0] for r in await elastic.bulk(client, bulk_operations([doc_of(i) for i in items], settings.index))]
         finally:
             await client.close()
 

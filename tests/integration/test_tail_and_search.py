@@ -9,7 +9,7 @@ import pytest
 
 from producers.kafka_sink import StorySink
 from streams import elastic
-from streams.indexing import bulk_operations
+from streams.indexing import bulk_operations, doc_of
 from support.processes import run
 from wirewatch import kafka_clients, topics
 from wirewatch.model import Hit, Match, MatchedStory, Story
@@ -75,7 +75,7 @@ def test_search_finds_and_highlights(settings):
     try:
         elastic.ensure_index_sync(es, settings.index)
         items = [MatchedStory(story=s, rules=r) for s, r in zip(STORIES, [("cocoa",), ("opec",), ()])]
-        es.bulk(operations=bulk_operations(items, settings.index), refresh=True)
+        es.bulk(operations=bulk_operations([doc_of(i) for i in items], settings.index), refresh=True)
         found = run(settings, "search", "cocoa", "--json")
         assert found.returncode == 0, found.stderr
         assert [json.loads(line)["story_id"] for line in found.stdout.splitlines()] == ["t:1"]

@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from streams.indexing import bulk_operations, document, index_template, outcome
+from streams.indexing import bulk_operations, doc_of, index_template, outcome
 from wirewatch.model import MatchedStory, Story
 
 
@@ -11,7 +11,7 @@ def item(version=1, **kw) -> MatchedStory:
 
 
 def test_document_fields_fit_the_mapping():
-    doc = document(item(subjects=("cocoa",)))
+    doc = doc_of(item(subjects=("cocoa",))).source
     props = index_template("ix")["template"]["mappings"]["properties"]
     assert set(doc) <= set(props)
     assert doc["@timestamp"] == "1987-02-26T00:00:00Z"
@@ -20,7 +20,7 @@ def test_document_fields_fit_the_mapping():
 
 
 def test_bulk_uses_story_id_and_external_version():
-    ops = bulk_operations([item(3)], "ix")
+    ops = bulk_operations([doc_of(item(3))], "ix")
     assert ops[0] == {"index": {"_index": "ix", "_id": "reuters-21578:5", "version": 3, "version_type": "external_gte"}}
     assert ops[1]["version"] == 3
 
@@ -52,7 +52,7 @@ def test_documents_from_the_matched_topic_check_what_the_request_needs():
 
 
 def test_indexed_at_is_stamped_on_every_document():
-    ops = bulk_operations([item()], "ix", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc))
+    ops = bulk_operations([doc_of(item())], "ix", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc))
     assert ops[1]["indexed_at"] == "2026-12-01T12:00:00+00:00"
     props = index_template("ix")["template"]["mappings"]["properties"]
     assert set(ops[1]) <= set(props)

@@ -18,11 +18,21 @@ def is_retriable(exc: BaseException) -> bool:
     return isinstance(exc, WireWatchError) and exc.retriable
 
 
-def retrying(log: logging.Logger, what: str, horizon_s: float | None = None, max_wait_s: float = 30.0) -> AsyncRetrying:
+def _any_failure(exc: BaseException) -> bool:
+    import asyncio
+
+    return not isinstance(exc, asyncio.CancelledError)
+
+
+def retrying(
+    log: logging.Logger, what: str, horizon_s: float | None = None, max_wait_s: float = 30.0, any_failure: bool = False
+) -> AsyncRetrying:
     """An AsyncRetrying that retries retriable WireWatch errors with jittered backoff.
 
     `horizon_s=None` retries forever: right for a stage that cannot move on
-    without the server (indexing while Elasticsearch is down).
+    without the server (indexing while Elasticsearch is down).  With
+    `any_failure`, every exception is retried: for a step nothing may be lost
+    past (a flush to Kafka).
     """
 
     def before_sleep(state) -> None:
@@ -36,26 +46,9 @@ def retrying(log: logging.Logger, what: str, horizon_s: float | None = None, max
         )
 
     return AsyncRetrying(
-        retry=retry_if_exception(is_retriable),
+        retry=retry_if_exception(_any_failure if any_failure else is_retriable),
         wait=wait_exponential_jitter(multiplier=0.5, max=max_wait_s),
         stop=stop_never if horizon_s is None else stop_after_delay(horizon_s),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-
-
-def until_done(log: logging.Logger, what: str, max_wait_s: float = 30.0) -> AsyncRetrying:
-    """An AsyncRetrying that retries any exception, forever: for a step nothing may be lost past (a flush to Kafka)."""
-    import asyncio
-
-    def before_sleep(state) -> None:
-        log.warning("%s failed (attempt %d): %s; retrying in %.1f s", what, state.attempt_number,
-                    state.outcome.exception(), state.next_action.sleep if state.next_action else 0)
-
-    return AsyncRetrying(
-        retry=retry_if_exception(lambda e: not isinstance(e, asyncio.CancelledError)),
-        wait=wait_exponential_jitter(multiplier=0.5, max=max_wait_s),
-        stop=stop_never,
         before_sleep=before_sleep,
         reraise=True,
     )
