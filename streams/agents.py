@@ -135,18 +135,23 @@ class IndexStage:
         if not items:
             return []
         results = await elastic.bulk(self.es, bulk_operations([i for i, _ in items], self.settings.index, utcnow()))
-        again = []
+        again, stale = [], []
         for (item, raw), result in zip(items, results, strict=True):
             kind, reason = outcome(result)
             if kind == "indexed":
                 self.indexed += 1
             elif kind == "stale":
-                self.stale += 1
-                log.info("%s %s v%d not indexed: %s", raw.where(), item.id, item.version, reason)
+                stale.append((item, raw))
             elif kind == "retry":
                 again.append((item, raw))
             else:
                 await self.failures.park(PermanentError(reason), raw)
+        if stale:
+            # One line per batch: after a crash a whole redelivered batch lands here.
+            self.stale += len(stale)
+            (item, raw) = stale[0]
+            log.info("%d stories not written again: this version or a newer one is already indexed (first: %s %s v%d)",
+                     len(stale), raw.where(), item.id, item.version)
         return again
 
 

@@ -1,10 +1,10 @@
 """Pure: what goes into Elasticsearch, and what its answers mean.
 
 One document per story, `_id` = story id.  The story version is the
-document's external version (`external_gte`): a redelivered or replayed
-version rewrites the same document, and an older version is refused by
-Elasticsearch itself, so it never overwrites a newer one, whatever order
-workers write in.
+document's external version (`external`): Elasticsearch itself refuses a
+version that is not newer than the one it holds, so a redelivered or
+replayed story is written once, not again, and an older version never
+overwrites a newer one, whatever order workers write in.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def bulk_operations(docs: list[Doc], index: str, indexed_at: datetime | None = N
     stamp = indexed_at.isoformat() if indexed_at else None
     ops: list[dict[str, Any]] = []
     for doc in docs:
-        ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": "external_gte"}})
+        ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": "external"}})
         ops.append({**doc.source, "indexed_at": stamp} if stamp else doc.source)
     return ops
 
@@ -128,7 +128,7 @@ Outcome = Literal["indexed", "stale", "retry", "rejected"]
 def outcome(item_result: dict[str, Any]) -> tuple[Outcome, str]:
     """Classify one item of a `_bulk` answer, with a reason for the log.
 
-    409: a newer version is already indexed: nothing to do.  429 and 5xx:
+    409: this version or a newer one is already indexed: nothing to do.  429 and 5xx:
     the cluster is busy or a shard is unavailable: try again.  Any other
     error (a mapping the story does not fit, say) will not go away by
     retrying: park the story.
@@ -138,7 +138,7 @@ def outcome(item_result: dict[str, Any]) -> tuple[Outcome, str]:
     if status < 300:
         return "indexed", result.get("result", "")
     if status == 409:
-        return "stale", "a newer version is already indexed"
+        return "stale", "this version or a newer one is already indexed"
     error = result.get("error") or {}
     reason = f"{error.get('type', 'error')}: {error.get('reason', '')}" if isinstance(error, dict) else str(error)
     if status == 429 or status >= 500:

@@ -29,6 +29,16 @@ def indexed_count(es, index: str) -> int:
     return es.count(index=index)["count"]
 
 
+def write_operations(es, index: str) -> int:
+    """Every write the index ever took: each one gets the next sequence number of its shard.
+
+    Unlike indexing stats, sequence numbers survive a restart of the node, and
+    a write Elasticsearch refuses (a version it already holds) takes none.
+    """
+    shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return sum(copy["seq_no"]["max_seq_no"] + 1 for copies in shards.values() for copy in copies if copy["routing"]["primary"])
+
+
 def all_docs(es, index: str) -> dict[str, dict]:
     from elasticsearch.helpers import scan
 
@@ -96,6 +106,9 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(settings, es, corpus
             docs = all_docs(es, settings.index)
             assert len(docs) == 3000
             assert {d["version"] for d in docs.values()} == {1}
+            # What the killed worker wrote but did not commit came again, and was refused, not rewritten.
+            assert write_operations(es, settings.index) == 3000
+            assert "not written again: this version or a newer one is already indexed" in restarted.output() + second.output()
         finally:
             assert restarted.stop() == 0, restarted.output()[-3000:]
     finally:

@@ -45,7 +45,7 @@ def test_template_maps_fields_explicitly(settings, es):
 def test_redelivery_is_idempotent_and_old_versions_never_win(settings, es):
     elastic.ensure_index_sync(es, settings.index)
     assert write(settings, [item(2, "second")]) == ["indexed"]
-    assert write(settings, [item(2, "second")]) == ["indexed"]  # redelivered: same document
+    assert write(settings, [item(2, "second")]) == ["stale"]  # redelivered: not written again
     assert write(settings, [item(1, "first")]) == ["stale"]  # late older version: refused
     assert write(settings, [item(3, "third"), item(2, "second")]) == ["indexed", "stale"]
     es.indices.refresh(index=settings.index)

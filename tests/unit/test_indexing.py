@@ -21,7 +21,7 @@ def test_document_fields_fit_the_mapping():
 
 def test_bulk_uses_story_id_and_external_version():
     ops = bulk_operations([doc_of(item(3))], "ix")
-    assert ops[0] == {"index": {"_index": "ix", "_id": "reuters-21578:5", "version": 3, "version_type": "external_gte"}}
+    assert ops[0] == {"index": {"_index": "ix", "_id": "reuters-21578:5", "version": 3, "version_type": "external"}}
     assert ops[1]["version"] == 3
 
 
