@@ -6,7 +6,7 @@ import ssl
 import time
 
 import pytest
-from alerts_servers import SmtpServer, free_port, self_signed_cert, slack, smtp  # noqa: F401 - fixtures
+from support.servers import SmtpServer, free_port, self_signed_cert, slack, smtp  # noqa: F401 - fixtures
 
 from alerts import render
 from alerts.delivery import Dispatcher

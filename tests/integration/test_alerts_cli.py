@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerts_servers import free_port, slack, smtp  # noqa: F401 - fixtures
+from support.servers import free_port, slack, smtp  # noqa: F401 - fixtures
 from support.poll import wait_for
 
 pytestmark = pytest.mark.integration

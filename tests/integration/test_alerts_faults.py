@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 from alerts_worker import AlertsWorker
-from alerts_servers import SmtpServer, free_port, slack  # noqa: F401 - fixture
+from support.servers import SmtpServer, free_port, slack  # noqa: F401 - fixture
 from support.poll import wait_for
 
 from wirewatch.model import Match, Story

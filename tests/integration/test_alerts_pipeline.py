@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from alerts_worker import AlertsWorker
-from alerts_servers import SmtpServer, start_fake_slack
+from support.servers import SmtpServer, start_fake_slack
 from support.poll import wait_for
 
 from wirewatch.model import Hit, Match, Story

@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from alerts_servers import SmtpServer
+from support.servers import SmtpServer
 from alerts_worker import AlertsWorker
 from support.kafka import new_topic
 from support.poll import wait_for
