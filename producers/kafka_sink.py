@@ -36,7 +36,9 @@ class StorySink:
             linger_ms=20,
             batch_size=256 * 1024,
             max_request_size=8 * 1024 * 1024,
-            delivery_timeout_ms=120_000,
+            delivery_timeout_ms=int(settings.delivery_timeout_seconds * 1000),
+            # Under the delivery timeout, so a request to a dead broker is retried within it.
+            request_timeout_ms=min(30_000, max(500, int(settings.delivery_timeout_seconds * 500))),
         )
 
     def send(self, story: Story) -> None:
@@ -49,10 +51,22 @@ class StorySink:
         self._producer.send(self.topic, key=key, value=value).get(timeout=30)
 
     def flush(self, timeout_s: float | None = None) -> None:
+        from kafka.errors import UnknownError
+
+        # kafka-python 3.0 splits a batch the broker found too large and sends
+        # the halves again; a flush waiting on the original batch then raises
+        # "Future not done" while the halves are still on their way.
+        for _ in range(64):
+            try:
+                self._producer.flush(timeout=timeout_s)
+                return
+            except UnknownError as exc:
+                if "Future not done" not in str(exc):
+                    raise
         self._producer.flush(timeout=timeout_s)
 
     def close(self) -> None:
-        self._producer.flush()
+        self.flush()
         self._producer.close()
 
     def __enter__(self) -> "StorySink":

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     stream_buffer: int = Field(16384, ge=1, description="Messages a worker holds per stream, read ahead of the agent.")
     produce_linger_ms: int = Field(5, ge=0, description="How long a worker waits to fill a produce request (throughput against latency).")
     produce_batch_bytes: int = Field(1024 * 1024, ge=1024, description="Largest produce request per partition.")
+    delivery_timeout_seconds: float = Field(
+        120.0, gt=0, description="How long a producer of stories keeps trying to get a story acknowledged before it reports it unsent."
+    )
     match_batch: int = Field(500, ge=1, description="Most stories the match stage takes from Kafka at once.")
     match_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of stories to match.")
     alerts_batch: int = Field(500, ge=1, description="Most matches the alert stage decides at once (one flush to Kafka per batch).")

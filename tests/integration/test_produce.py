@@ -33,3 +33,30 @@ def test_produce_reports_an_unreachable_broker(settings, corpus_dir):
     result = run(down, "produce", "--no-progress", str(corpus_dir / "samples"))
     assert result.returncode == 1
     assert "Kafka at 127.0.0.1:9 is not reachable" in result.stderr
+
+
+def test_stories_kafka_refuses_are_saved_and_named_and_send_again(kafka_settings, corpus_dir, tmp_path):
+    from kafka.admin import NewTopic
+
+    from wirewatch import kafka_clients
+
+    # A real broker's refusal: this topic takes no message over 2,000 bytes, and many stories are longer.
+    small = f"{kafka_settings.topic_prefix}.small"
+    admin = kafka_clients.admin(kafka_settings)
+    try:
+        admin.create_topics([NewTopic(small, 2, 1, topic_configs={"max.message.bytes": "2000"})])
+    finally:
+        admin.close()
+    unsent = tmp_path / "unsent.jsonl"
+    source = str(corpus_dir / "reuters21578" / "reut2-003.sgm")
+    result = run(kafka_settings, "produce", "--no-progress", "--limit", "200", "--topic", small, "--unsent", str(unsent), source)
+    assert result.returncode == 1, result.stderr
+    saved = [json.loads(line) for line in unsent.read_text().splitlines()]
+    on_topic = topic_records(kafka_settings, small)
+    assert saved and len(saved) + len(on_topic) == 200
+    assert f"{len(saved)} stories were not acknowledged by Kafka; they are saved in" in result.stderr.replace("\n", "")
+    assert {s["id"] for s in saved}.isdisjoint(json.loads(r.value)["id"] for r in on_topic)
+
+    again = run(kafka_settings, "produce", "--no-progress", str(unsent))
+    assert again.returncode == 0, again.stderr
+    assert sorted(json.loads(r.value)["id"] for r in topic_records(kafka_settings, kafka_settings.stories_topic)) == sorted(s["id"] for s in saved)

@@ -56,3 +56,18 @@ def test_replay_sleeps_only_when_a_story_is_not_yet_due():
     replay([story(0), story(30), story(None), story(90)], sent.append, Pace(60, clock), sleep=sleep)
     assert [s.published for s in sent] == [story(m).published for m in (0, 30, None, 90)]
     assert slept == [pytest.approx(30.0), pytest.approx(60.0)]
+
+
+def test_steady_rate_counts_from_the_first_story():
+    clock = Clock()
+    pace = Pace(None, clock, rate=10)
+    assert pace.delay(story(0)) == 0
+    assert pace.delay(story(None)) == pytest.approx(0.1)  # timestamps do not matter
+    clock.now += 0.5  # a slow send: stories 2 to 5 were due by now, so they go at once
+    assert [pace.delay(story(0)) for _ in range(4)] == [0, 0, 0, 0]
+    assert pace.delay(story(0)) == pytest.approx(0.1)
+
+
+def test_speed_and_rate_exclude_each_other():
+    with pytest.raises(ValueError):
+        Pace(60, rate=10)

@@ -21,20 +21,31 @@ def produce(
     speed: float = typer.Option(
         None, "--speed", min=0.001, help="Replay at the stories' original pace sped up this many times (60: an hour a minute). Default: as fast as possible."
     ),
+    rate: float = typer.Option(None, "--rate", min=0.001, help="Send this many stories a second, steadily (not with --speed)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Send at most this many stories."),
     topic: str = typer.Option(None, "--topic", help="Topic to send to. Default: the stories topic (WIREWATCH_TOPIC_PREFIX.stories)."),
     bootstrap: str = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers. Default: WIREWATCH_KAFKA_BOOTSTRAP."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    unsent: Path = typer.Option(
+        None, "--unsent", help="Where stories Kafka did not acknowledge are saved (story JSON Lines). "
+        "Default: WIREWATCH_HOME/unsent/<topic>-<time>.jsonl, written only when there are some.",
+        show_default=False,
+    ),
 ) -> None:
     """Read wire stories from files and send them to Kafka (key = story id, value = JSON).
 
     Unreadable items are reported with their file and position and skipped; the run goes on.
+    A story Kafka did not acknowledge (the broker stayed away longer than the
+    two-minute delivery timeout) is not dropped: it is saved to a JSON Lines
+    file that this command sends again, and the exit status is 1.
 
     Examples:
 
       wirewatch produce ../shared/corpus/reuters21578/*.sgm
 
       wirewatch produce --speed 600 --limit 500 ../shared/corpus/reuters21578/reut2-000.sgm
+
+      wirewatch produce --rate 100 ../shared/corpus/reuters21578/reut2-001.sgm
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -45,6 +56,7 @@ def produce(
 
     s = settings(kafka_bootstrap=bootstrap)
     skipped = 0
+    failed: list = []
 
     def report(exc) -> None:
         nonlocal skipped
@@ -59,9 +71,12 @@ def produce(
                 break
         target = topic or s.stories_topic
         topics.ensure(s, [target])
-        pace = Pace(speed)
+        if speed is not None and rate is not None:
+            console.print("[red]error:[/] --speed and --rate exclude each other")
+            raise typer.Exit(2)
+        pace = Pace(speed, rate=rate)
         started = time.monotonic()
-        with StorySink(s, target) as sink, Progress(
+        with StorySink(s, target, on_failure=lambda story, _error: failed.append(story)) as sink, Progress(
             TextColumn("[bold]producing[/] {task.fields[topic]}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -81,5 +96,21 @@ def produce(
             f"sent {sink.sent} stories to {target} in {elapsed:.1f} s"
             f" ({sink.sent / elapsed if elapsed else 0:.0f}/s); {sink.failed} failed, {skipped} unreadable items skipped"
         )
-        if sink.failed:
+        if failed:
+            path = unsent or s.home.expanduser() / "unsent" / f"{target}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+            save_stories(path, failed)
+            console.print(
+                f"[red]error:[/] {len(failed)} stories were not acknowledged by Kafka; they are saved in {path} "
+                f"(`wirewatch produce {path}` sends them again)"
+            )
             raise typer.Exit(1)
+
+
+def save_stories(path: Path, stories) -> None:
+    """Story JSON Lines, complete or not there at all (written aside, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    with open(part, "wb") as out:
+        for story in stories:
+            out.write(story.to_json() + b"\n")
+    part.replace(path)
