@@ -16,6 +16,27 @@ $(VENV)/.installed: pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcar
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# requirements.lock: every Python distribution that `make setup` installs
+# (pyproject's dependencies and extras, its build-system requires, and pip),
+# pinned with hashes for Python 3.11 on Linux x86_64, by a pinned uv in a venv
+# of its own.  `make lock` keeps the pins it can and adds what a changed
+# pyproject needs; `make lock LOCK_ARGS=--upgrade` moves everything to the
+# newest allowed (`LOCK_ARGS="--upgrade-package NAME"` just one).  The lines
+# with no "via" comment are the ones `make lock` adds (pip and the build
+# requirements).  Then `make setup`, the tests, and commit both files.
+UV_VERSION ?= 0.13.8
+LOCK_VENV ?= .venv-lock
+LOCK_ARGS ?=
+.PHONY: lock
+lock:  ## pin every dependency, with hashes, in requirements.lock (LOCK_ARGS=--upgrade to move to the newest)
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(LOCK_VENV)/bin/uv && $(LOCK_VENV)/bin/uv --version | grep -qF ' $(UV_VERSION)' || \
+	    { $(PYTHON) -m venv --clear $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet uv==$(UV_VERSION); }
+	{ $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'; echo pip; } | \
+	    $(LOCK_VENV)/bin/uv pip compile --quiet pyproject.toml - --all-extras --generate-hashes \
+	        --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	        --custom-compile-command 'make lock' $(LOCK_ARGS) -o requirements.lock
+
 # Where the tests and the local services find Kafka and Elasticsearch.  `?=`
 # keeps values already in the environment: point them at servers of your own
 # and `services-up` uses those when they answer instead of starting new ones.
