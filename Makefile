@@ -8,12 +8,19 @@ WW := $(VENV)/bin/wirewatch
 .PHONY: setup
 setup: $(VENV)/.installed  ## make the virtual environment at .venv (idempotent)
 
-# The matcher's compiled core is built by pip too: rebuild when its sources change.
-$(VENV)/.installed: pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+# Exactly the versions in requirements.lock, each checked against its hashes
+# (pip itself and the build requirements too), then the project on top of them,
+# built without isolation so that the locked setuptools and setuptools-rust
+# build it.  Anything installed that the lock no longer has is removed.  The
+# matcher's compiled core is built by pip too: rebuild when its sources change.
+$(VENV)/.installed: requirements.lock pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@stale=$$($(PY) tests/support/lockfile.py unlocked); \
+	 [ -z "$$stale" ] || { echo "not in requirements.lock, uninstalling: $$stale"; $(PY) -m pip uninstall --quiet -y $$stale; }
+	$(PY) -m pip check
 	touch $@
 
 # requirements.lock: every Python distribution that `make setup` installs
