@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml native/Cargo.toml native/Ca
 UV_VERSION ?= 0.13.8
 LOCK_VENV ?= .venv-lock
 LOCK_ARGS ?=
-.PHONY: lock
+.PHONY: lock check-lock
 lock:  ## pin every dependency, with hashes, in requirements.lock (LOCK_ARGS=--upgrade to move to the newest)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(LOCK_VENV)/bin/uv && $(LOCK_VENV)/bin/uv --version | grep -qF ' $(UV_VERSION)' || \
@@ -43,6 +43,9 @@ lock:  ## pin every dependency, with hashes, in requirements.lock (LOCK_ARGS=--u
 	    $(LOCK_VENV)/bin/uv pip compile --quiet pyproject.toml - --all-extras --generate-hashes \
 	        --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	        --custom-compile-command 'make lock' $(LOCK_ARGS) -o requirements.lock
+
+check-lock: setup  ## check that .venv holds exactly what requirements.lock pins, and that the lock covers pyproject
+	$(PY) -m pytest -q -p no:randomly tests/unit/test_lock.py
 
 # Where the tests and the local services find Kafka and Elasticsearch.  `?=`
 # keeps values already in the environment: point them at servers of your own
