@@ -79,6 +79,12 @@ class Story(_Record):
     language: str | None = None
     urgency: int | None = Field(default=None, ge=1, le=9)
     pubstatus: Literal["usable", "withheld", "canceled"] = "usable"
+    # Until when the provider forbids publishing this story.  Optional, with
+    # `signals`, so that messages written before they existed still decode.
+    embargo: UtcDatetime | None = None
+    # The provider's processing instructions for this version, e.g. "update",
+    # "correction", "kill" (NewsML-G2 `signal` codes without the scheme).
+    signals: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
     url: str | None = None

@@ -46,3 +46,11 @@ def test_dead_letter_keeps_bytes_and_origin():
     assert (dl.topic, dl.partition, dl.offset, dl.key, dl.reason, dl.error_type) == ("t", 2, 7, "k", "boom", "ValueError")
     text = DeadLetter.for_message(stage="s", error=RuntimeError(), payload=b"{oops")
     assert text.payload == "{oops" and text.reason == "RuntimeError"
+
+
+def test_embargo_and_signals_are_optional_so_older_messages_decode():
+    old = Story.from_json(b'{"id": "a", "source": "s", "pubstatus": "usable"}')
+    assert old.embargo is None and old.signals == ()
+    s = Story(id="a", source="s", embargo=datetime(2026, 1, 1, 13, tzinfo=timezone(timedelta(hours=1))), signals=("update",))
+    again = Story.from_json(s.to_json())
+    assert again == s and again.embargo == datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
