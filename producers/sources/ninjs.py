@@ -1,4 +1,9 @@
-"""IPTC ninjs JSON stories, versions 1.x (`headline`, `body_text`) and 2.x (`headlines`, `bodies`).
+"""IPTC ninjs JSON stories, versions 1.x (`headline`, `body_text`), 2.x (`headlines`, `bodies`) and 3.x.
+
+3.0 kept 2.x's structure but spells its keys in camelCase (`versionCreated`,
+`pubStatus`, `copyrightHolder`, a body's `contentType`) and renamed
+`embargoed` to `embargoedUntil`; every key is looked up in both spellings,
+so no version number has to be trusted.
 
 A file holds one ninjs object or a JSON list of them.
 """
@@ -48,15 +53,16 @@ def from_ninjs(doc: Any, where: str) -> Story:
         return Story(
             id=uri,
             version=_version(doc.get("version")),
-            source=str(doc.get("copyrightholder") or doc.get("provider") or SOURCE)
+            source=str(_get(doc, "copyrightHolder", "copyrightholder") or doc.get("provider") or SOURCE)
             if not isinstance(doc.get("provider"), dict)
             else str(doc["provider"].get("name") or SOURCE),
             title=_headline(doc),
             body=_body(doc),
-            published=_time(doc.get("versioncreated") or doc.get("firstcreated"), "versioncreated", where),
+            published=_time(doc, ("versionCreated", "versioncreated", "firstCreated", "firstcreated"), where),
             language=doc.get("language") or None,
             urgency=doc.get("urgency"),
-            pubstatus=doc.get("pubstatus") or "usable",
+            pubstatus=_get(doc, "pubStatus", "pubstatus") or "usable",
+            embargo=_time(doc, ("embargoedUntil", "embargoed"), where),
             subjects=_names(doc.get("subjects", doc.get("subject"))),
             places=_names(doc.get("places", doc.get("place"))),
         )
@@ -64,6 +70,14 @@ def from_ninjs(doc: Any, where: str) -> Story:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InputError(f"bad ninjs field {loc}: {err['msg']}", where) from exc
+
+
+def _get(doc: dict, *keys: str) -> Any:
+    """The first of `keys` that `doc` has a value for (3.x's spelling before 2.x's)."""
+    for key in keys:
+        if doc.get(key) not in (None, ""):
+            return doc[key]
+    return None
 
 
 def _version(value: Any) -> int:
@@ -90,23 +104,26 @@ def _headline(doc: dict) -> str:
 def _body(doc: dict) -> str:
     if isinstance(doc.get("body_text"), str):
         return doc["body_text"]
-    if isinstance(doc.get("body_html"), str):
-        return html_to_text(doc["body_html"])
+    for key in ("body_html", "body_xhtml"):
+        if isinstance(doc.get(key), str):
+            return html_to_text(doc[key])
     bodies = doc.get("bodies")
     if isinstance(bodies, list):
         bodies = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("value"), str)]
         for b in bodies:
-            if str(b.get("contenttype", "text/plain")).startswith("text/plain"):
+            if str(_get(b, "contentType", "contenttype") or "text/plain").startswith("text/plain"):
                 return b["value"]
         for b in bodies:
-            if "html" in str(b.get("contenttype", "")):
+            if "html" in str(_get(b, "contentType", "contenttype") or ""):
                 return html_to_text(b["value"])
     return ""
 
 
-def _time(value: Any, field: str, where: str) -> datetime | None:
-    if value in (None, ""):
+def _time(doc: dict, keys: tuple[str, ...], where: str) -> datetime | None:
+    field = next((k for k in keys if doc.get(k) not in (None, "")), None)
+    if field is None:
         return None
+    value = doc[field]
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:

@@ -139,3 +139,37 @@ def test_expand_sorts_and_filters(tmp_path):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x")
     assert [p.relative_to(tmp_path).as_posix() for p in expand([tmp_path])] == ["a.sgm", "b.txt", "d/e.json"]
+
+
+# ---------------------------------------------------------------- ninjs 3.0 and 1.x body_xhtml, from the shared corpus
+
+
+def test_ninjs_3_reads_like_the_same_item_in_2_1(corpus_dir):
+    folder = corpus_dir / "formats" / "ninjs"
+    (v3,) = list(ninjs.read(folder / "3.0_ntb_text.json"))
+    (v2,) = list(ninjs.read(folder / "2.1_ntb_text.json"))
+    assert v3.id == "urn:8d19cf88-b3ab-4972-8fec-1207599f2872" and v3.version == 6
+    assert v3.title == "Google har kjøpt giganttomt i Skien"
+    # camelCase keys: versionCreated, pubStatus, copyrightHolder.
+    assert v3.published == datetime(2019, 8, 9, 9, 46, 53, tzinfo=timezone.utc)
+    assert v3.source == "NTB" and v3.pubstatus == "usable"
+    assert v3.urgency == 5 and v3.language == "nb-NO"
+    assert v3.subjects == ("Innenriks", "Teknologi", "Industri", "Olje og energi") and v3.places == ("Telemark",)
+    assert v3.model_copy(update={"received": v2.received}) == v2
+
+
+def test_ninjs_3_bodies_content_type_and_embargo():
+    doc = """{"uri": "urn:x:1", "version": "2", "pubStatus": "withheld", "embargoedUntil": "2026-03-01T10:00:00+01:00",
+              "headlines": [{"value": "Held"}],
+              "bodies": [{"role": "html", "contentType": "text/html", "value": "<p>One</p><p>Two</p>"}]}"""
+    (s,) = list(ninjs.parse(doc, "x.json"))
+    assert s.pubstatus == "withheld" and s.embargo == datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    assert s.body == "One\nTwo"
+    (old,) = list(ninjs.parse('{"uri": "urn:x:2", "embargoed": "2026-03-01T09:00:00Z"}', "y.json"))
+    assert old.embargo == s.embargo
+
+
+def test_ninjs_1_xhtml_body(corpus_dir):
+    (s,) = list(ninjs.read(corpus_dir / "formats" / "ninjs" / "1.4_businesswire-newsml-20130605006126.json"))
+    assert s.language == "zh" and "Gartner" in s.title
+    assert "Cambrios" in s.body and "<" not in s.body
