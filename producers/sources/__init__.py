@@ -13,9 +13,9 @@ from pathlib import Path
 from wirewatch.errors import InputError
 from wirewatch.model import Story
 
-from . import jsonl, ninjs, plaintext, reuters
+from . import jsonl, newsml, ninjs, plaintext, reuters
 
-SUFFIXES = (".sgm", ".txt", ".json", ".jsonl")
+SUFFIXES = (".sgm", ".txt", ".json", ".jsonl", ".xml")
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -40,6 +40,8 @@ def read_file(path: Path, on_error: Callable[[InputError], None] | None = None) 
             yield from ninjs.read(path, on_error)
         elif suffix == ".jsonl":
             yield from jsonl.read(path, on_error)
+        elif suffix == ".xml":
+            yield from newsml.read(path, on_error)
         else:
             raise InputError(f"unknown kind of story file {suffix!r}; expected one of {', '.join(SUFFIXES)}", str(path))
     except OSError as exc:
