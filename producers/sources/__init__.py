@@ -13,9 +13,9 @@ from pathlib import Path
 from wirewatch.errors import InputError
 from wirewatch.model import Story
 
-from . import jsonl, newsml, ninjs, plaintext, reuters
+from . import feeds, jsonl, newsml, ninjs, plaintext, reuters
 
-SUFFIXES = (".sgm", ".txt", ".json", ".jsonl", ".xml")
+SUFFIXES = (".sgm", ".txt", ".json", ".jsonl", ".xml", ".rss", ".atom")
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -41,13 +41,25 @@ def read_file(path: Path, on_error: Callable[[InputError], None] | None = None) 
         elif suffix == ".jsonl":
             yield from jsonl.read(path, on_error)
         elif suffix == ".xml":
-            yield from newsml.read(path, on_error)
+            yield from _xml(path, on_error)
+        elif suffix in (".rss", ".atom"):
+            yield from feeds.read(path, on_error)
         else:
             raise InputError(f"unknown kind of story file {suffix!r}; expected one of {', '.join(SUFFIXES)}", str(path))
     except OSError as exc:
         _report(InputError(f"cannot read: {exc.strerror or exc}", str(path)), on_error)
     except InputError as exc:
         _report(exc, on_error)
+
+
+def _xml(path: Path, on_error: Callable[[InputError], None] | None) -> Iterator[Story]:
+    # .xml is NewsML-G2, unless the document is a feed saved under that name
+    # (as feeds often are): its root element says which.
+    data = path.read_bytes()
+    if feeds.looks_like_feed(data):
+        yield from feeds.parse(data, str(path), on_error)
+    else:
+        yield from newsml.parse(data, str(path), on_error)
 
 
 def read_stories(
