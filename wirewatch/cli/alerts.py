@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 RULES = typer.Option(..., "--rules", exists=True, dir_okay=False, help="Watch rules YAML file.", show_default=False)
 RULE = typer.Option(..., "--rule", help="Id of the rule.", show_default=False)
-STORY = typer.Argument(..., exists=True, dir_okay=False, help="Story file: .sgm, .txt, ninjs .json or .jsonl.", show_default=False)
+STORY = typer.Argument(..., exists=True, dir_okay=False, help="Story file: .sgm, .txt, ninjs .json, NewsML-G2 .xml, RSS/Atom .rss/.atom or .jsonl.", show_default=False)
 STORY_ID = typer.Option(None, "--story", help="Id of the story, for files that hold several (default: the first).")
 
 

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def match(
     inputs: list[Path] = typer.Argument(
-        ..., help="Story files or folders: Reuters-21578 .sgm, plain-text .txt, ninjs .json, story .jsonl.", show_default=False
+        ..., help="Story files or folders: Reuters-21578 .sgm, plain-text .txt, ninjs .json, NewsML-G2 .xml, RSS/Atom .rss/.atom, story .jsonl.", show_default=False
     ),
     rules: Path = typer.Option(..., "--rules", "-r", dir_okay=False, help="Rules file (YAML with a top-level `rules:` list).", show_default=False),
     strict: bool = typer.Option(False, "--strict", help="Refuse to run if any rule is invalid (default: report it on stderr and match with the others)."),

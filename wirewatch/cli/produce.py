@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def produce(
     paths: list[Path] = typer.Argument(
-        ..., help="Story files or folders: Reuters-21578 .sgm, plain-text .txt, ninjs .json, story .jsonl.", show_default=False
+        ..., help="Story files or folders: Reuters-21578 .sgm, plain-text .txt, ninjs .json, NewsML-G2 .xml, RSS/Atom .rss/.atom, story .jsonl.", show_default=False
     ),
     speed: float = typer.Option(
         None, "--speed", min=0.001, help="Replay at the stories' original pace sped up this many times (60: an hour a minute). Default: as fast as possible."
@@ -46,6 +46,8 @@ def produce(
       wirewatch produce --speed 600 --limit 500 ../shared/corpus/reuters21578/reut2-000.sgm
 
       wirewatch produce --rate 100 ../shared/corpus/reuters21578/reut2-001.sgm
+
+      wirewatch produce ../shared/corpus/formats/newsml-g2/ ../shared/corpus/formats/feeds/guardian.rss
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
