@@ -60,3 +60,18 @@ def test_stories_kafka_refuses_are_saved_and_named_and_send_again(kafka_settings
     again = run(kafka_settings, "produce", "--no-progress", str(unsent))
     assert again.returncode == 0, again.stderr
     assert sorted(json.loads(r.value)["id"] for r in topic_records(kafka_settings, kafka_settings.stories_topic)) == sorted(s["id"] for s in saved)
+
+
+def test_produce_newsml_and_feeds(kafka_settings, corpus_dir):
+    formats = corpus_dir / "formats"
+    inputs = [formats / "newsml-g2", formats / "feeds" / "TechCrunch.xml", formats / "feeds" / "uolNoticias.rss"]
+    result = run(kafka_settings, "produce", "--no-progress", *map(str, inputs))
+    assert result.returncode == 0, result.stderr
+    assert "sent 41 stories" in result.stderr  # 6 NewsML-G2 text items, 20 + 15 feed items
+    stories = {r.key.decode(): json.loads(r.value) for r in topic_records(kafka_settings, kafka_settings.stories_topic)}
+    assert len(stories) == 41
+    correction = stories["urn:newsml:dpa.com:20090101:99-240924-240924082808397"]
+    assert correction["version"] == 2 and correction["signals"] == ["correction"] and correction["urgency"] == 3
+    embargoed = stories["urn:newsml:acmenews.com:20161018:US-FINANCE-FED"]
+    assert embargoed["embargo"] == "2018-10-23T12:00:00Z" and embargoed["signals"] == ["update"]
+    assert stories["http://techcrunch.com/?p=446154"]["source"] == "TechCrunch"
