@@ -73,7 +73,7 @@ class MatchStage:
         self.partition_of = by_hash(partitions)
         # A story that trips a bug is parked (with the traceback) after this
         # long, so that it cannot hold up its partition for good.
-        self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)
+        self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS, park_later=True)
         self.lock = asyncio.Lock()  # the agent and the tail check take turns
         self.counts = Counters("match", log, clock)
 
@@ -81,6 +81,7 @@ class MatchStage:
         async with self.lock:
             for raw in await self.guard.fill(raws):
                 await self.failures.run(self._one, raw)
+            await self.failures.settle()
             self.guard.done_all(raws)
         self.counts.report()
 
@@ -104,7 +105,7 @@ class IndexStage:
         self.es = es
         self.guard = guard
         # A batch that trips a bug is parked (with the traceback) after this long.
-        self.failures = PerMessage("index", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS)
+        self.failures = PerMessage("index", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS, park_later=True)
         self.lock = asyncio.Lock()
         self.indexed = 0
         self.stale = 0
@@ -116,10 +117,11 @@ class IndexStage:
                 try:
                     pending.append((doc_of_json(raw.value or b"", raw.where()), raw))
                 except InputError as exc:
-                    await self.failures.park(exc, raw)
+                    await self.failures.park(exc, raw, later=True)
             if pending:
                 batch = _Batch(pending, raws[0].topic)
                 await self.failures.run(self._write_all, batch, parks=lambda: [raw for _, raw in batch.items])
+            await self.failures.settle()
             self.guard.done_all(raws)
 
     async def _write_all(self, batch: "_Batch") -> None:
@@ -145,7 +147,7 @@ class IndexStage:
             elif kind == "retry":
                 again.append((item, raw))
             else:
-                await self.failures.park(PermanentError(reason), raw)
+                await self.failures.park(PermanentError(reason), raw, later=True)
         if stale:
             # One line per batch: after a crash a whole redelivered batch lands here.
             self.stale += len(stale)

@@ -32,8 +32,15 @@ class DeadLetters:
         self.topic = topic
         self.count = 0
 
-    async def park(self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None) -> None:
-        """Send one DeadLetter for `message` (anything with topic, partition, offset, key, value) or a bare payload."""
+    async def park(
+        self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None, *, wait: bool = True
+    ) -> Any:
+        """Send one DeadLetter for `message` (anything with topic, partition, offset, key, value) or a bare payload.
+
+        With `wait=False` the record is handed to the producer and the future
+        of its acknowledgement returned, for the caller to await before it
+        counts the message as handled.
+        """
         if message is not None:
             raw = message.value if isinstance(message.value, (bytes, type(None))) else str(message.value).encode()
             record = DeadLetter.for_message(
@@ -50,10 +57,10 @@ class DeadLetters:
         trace = trace_of(error)
         if trace:
             record = record.model_copy(update={"traceback": trace})
-        await self.send(record)
+        return await self.send(record, wait=wait)
 
-    async def send(self, record: DeadLetter) -> None:
-        """Park a DeadLetter made elsewhere; it is on Kafka when this returns."""
+    async def send(self, record: DeadLetter, *, wait: bool = True) -> Any:
+        """Park a DeadLetter made elsewhere; it is on Kafka when this returns (with `wait=False`: the future of that)."""
         self.count += 1
         origin = f"{record.topic}[{record.partition}]@{record.offset}" if record.topic else "a message"
         where = self.topic.get_topic_name()
@@ -62,6 +69,9 @@ class DeadLetters:
         else:
             log.error("%s: parked %s on %s: %s", record.stage, origin, where, record.reason)
         key = record.key.encode() if record.key else None
-        # force: sent now and awaited, not held for the next commit, so a
-        # parked message is safe even if the worker dies right after.
-        await (await self.topic.send(key=key, value=record.to_json(), force=True))
+        # force: sent now, not held for the next commit, so a parked message
+        # is safe even if the worker dies right after it is acknowledged.
+        sent = await self.topic.send(key=key, value=record.to_json(), force=True)
+        if wait:
+            return await sent
+        return sent

@@ -67,6 +67,7 @@ class PerMessage:
         bug_horizon_s: float | None = None,
         initial_wait_s: float = 0.5,
         max_wait_s: float = 30.0,
+        park_later: bool = False,
     ) -> None:
         self.stage = stage
         self.dead = dead
@@ -76,6 +77,12 @@ class PerMessage:
         self.max_wait_s = max_wait_s
         self.retries = 0
         self.parked = 0
+        # With park_later, dead letters are not awaited one by one (a flood of
+        # bad input would go at one produce round trip per message) but all
+        # at once in `settle`, which the stage calls before it counts its
+        # batch as handled.
+        self.park_later = park_later
+        self._pending: list[tuple[BaseException, Any, Any]] = []
 
     async def run(
         self, handle: Callable[[Any], Awaitable[Any]], message: Any, *, parks: Callable[[], list[Any]] | None = None
@@ -126,7 +133,7 @@ class PerMessage:
 
     async def _park_all(self, exc: BaseException, messages: list[Any]) -> None:
         for each in messages:
-            await self.park(exc, each)
+            await self.park(exc, each, later=self.park_later)
 
     def _log_failure(self, exc: BaseException, message: Any, attempt: int, wait: float | None) -> None:
         self.retries += 1
@@ -138,8 +145,20 @@ class PerMessage:
         else:
             self.log.warning("%s: %s failed (attempt %d): %s; %s", self.stage, where, attempt, exc, then)
 
-    async def park(self, exc: BaseException, message: Any) -> None:
-        """Put `message` on the dead-letter topic, waiting for Kafka as long as it takes."""
+    async def park(self, exc: BaseException, message: Any, *, later: bool = False) -> None:
+        """Put `message` on the dead-letter topic, waiting for Kafka as long as it takes.
+
+        `later`: hand it to the producer and return; `settle` waits for it.
+        """
+        if later:
+            try:
+                self._pending.append((exc, message, await self.dead.park(self.stage, exc, message, wait=False)))
+                self.parked += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the producer would not take it: park it the patient way
+                pass
         async for attempt in AsyncRetrying(
             wait=wait_exponential_jitter(multiplier=self.initial_wait_s, max=self.max_wait_s),
             before_sleep=lambda s: self.log.warning(
@@ -150,6 +169,19 @@ class PerMessage:
             with attempt:
                 await self.dead.park(self.stage, exc, message)
         self.parked += 1
+
+
+    async def settle(self) -> None:
+        """Wait until every message parked `later` is on the dead-letter topic (parking again any that failed)."""
+        pending, self._pending = self._pending, []
+        for exc, message, sent in pending:
+            try:
+                await sent
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - not acknowledged: park it again, waiting this time
+                self.parked -= 1
+                await self.park(exc, message)
 
 
 def _where(message: Any) -> str:
