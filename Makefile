@@ -64,6 +64,13 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 test: setup services-up  ## the whole test suite against the services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Kafka and Elasticsearch of its own for the scenarios that crash them (the
+# others use the services above); FAULTS_ARGS="broker-crash --stories 1000" for some.
+FAULTS_ARGS ?=
+.PHONY: faults
+faults: setup services-up  ## every fault scenario on real servers, one table: lost, doubled, parked, recovery (about 20 min)
+	PYTHONPATH=tests $(PY) -m faults.run $(FAULTS_ARGS)
+
 .PHONY: demo
 demo: setup services-up  ## the demo: local services, a worker, real stories replayed, matches in Elasticsearch, alerts by email
 	$(WW) demo

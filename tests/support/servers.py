@@ -66,6 +66,7 @@ class Request:
     path: str
     headers: dict
     body: dict
+    status: int = 200  # what the stand-in answered
 
 
 @dataclass
@@ -107,10 +108,10 @@ def start_fake_slack() -> FakeSlack:
             with fake.lock:
                 queue = fake.replies[self.path]
                 canned = queue.popleft() if queue else None
-                fake.requests.append(Request(self.path, dict(self.headers), body))
-            if canned is None:
-                api = "/api/" in self.path
-                canned = (200, {"ok": True, "channel": body.get("channel"), "ts": str(time.time())} if api else "ok", {})
+                if canned is None:
+                    api = "/api/" in self.path
+                    canned = (200, {"ok": True, "channel": body.get("channel"), "ts": str(time.time())} if api else "ok", {})
+                fake.requests.append(Request(self.path, dict(self.headers), body, canned[0]))
             status, payload, headers = canned
             data = json.dumps(payload).encode() if isinstance(payload, dict) else payload.encode()
             self.send_response(status)
