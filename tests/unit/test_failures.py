@@ -134,3 +134,42 @@ def test_cancellation_is_not_a_failure():
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(failures.run(handle, MSG))
     assert topic.sent == []
+
+
+class FlakyTopic(TopicStandIn):
+    """Takes every record at once but acknowledges the first one with an error, as a broker gone away would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unacked: list[asyncio.Future] = []
+
+    async def send(self, key=None, value=None, force=False):
+        self.sent.append(json.loads(value))
+        done = asyncio.get_running_loop().create_future()
+        if len(self.sent) == 1:
+            done.set_exception(ServiceUnavailable("broker went away"))
+        else:
+            done.set_result(None)
+        self.unacked.append(done)
+        return done
+
+
+def test_parked_later_messages_are_on_the_topic_once_settled_and_a_lost_one_is_parked_again():
+    topic = FlakyTopic()
+    failures = PerMessage("match", DeadLetters(topic), logging.getLogger("test.failures"), initial_wait_s=0.01,
+                          max_wait_s=0.02, park_later=True)
+
+    async def bad(message):
+        raise InputError("not a valid Story", message.where())
+
+    async def scenario():
+        messages = [Raw("t.stories", 0, offset, b"k", b"{}") for offset in range(3)]
+        for m in messages:
+            assert await failures.run(bad, m) is False
+        assert len(topic.sent) == 3  # handed over, none awaited yet
+        await failures.settle()
+
+    asyncio.run(scenario())
+    # The first acknowledgement failed: that message was parked again, the others once.
+    assert [r["offset"] for r in topic.sent] == [0, 1, 2, 0]
+    assert failures.parked == 3
