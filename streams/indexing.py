@@ -17,8 +17,11 @@ import orjson
 
 from wirewatch.errors import InputError
 from wirewatch.model import MatchedStory
+from wirewatch.query.to_es import WORDS, words_mapping, words_of
 
-TEMPLATE_VERSION = 2
+# 3: `words`, each field's tokens as the watch-query spec cuts them, for
+# `wirewatch search` (see wirewatch.query.to_es).
+TEMPLATE_VERSION = 3
 
 
 def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
@@ -33,6 +36,8 @@ def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
             "settings": {"number_of_shards": 1, "number_of_replicas": replicas, "refresh_interval": "1s"},
             "mappings": {
                 "dynamic": "strict",
+                # Indexed only: the tokens can be cut again from title and body.
+                "_source": {"excludes": [WORDS]},
                 "properties": {
                     "@timestamp": date,
                     "story_id": keyword,
@@ -51,6 +56,7 @@ def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
                     "rules": keyword,
                     "matched_at": date,
                     "indexed_at": date,
+                    WORDS: words_mapping(),
                 },
             },
         },
@@ -101,6 +107,9 @@ def doc_of_json(data: bytes | str, where: str | None = None) -> Doc:
         value = story.get(name)
         if value is not None:
             doc[name] = value
+    title, body = doc.get("title", ""), doc.get("body", "")
+    if isinstance(title, str) and isinstance(body, str):
+        doc[WORDS] = words_of(title, body)
     doc["rules"] = record.get("rules") or []
     if record.get("matched_at") is not None:
         doc["matched_at"] = record["matched_at"]
