@@ -71,6 +71,9 @@ def test_tail_of_a_topic_that_does_not_exist_says_which_exist(filled):
 
 
 def test_search_finds_and_highlights(settings):
+    from producers.rules_topic import publish
+    from wirewatch.rules import Rule
+
     es = elastic.sync_client(settings)
     try:
         elastic.ensure_index_sync(es, settings.index)
@@ -79,10 +82,30 @@ def test_search_finds_and_highlights(settings):
         found = run(settings, "search", "cocoa", "--json")
         assert found.returncode == 0, found.stderr
         assert [json.loads(line)["story_id"] for line in found.stdout.splitlines()] == ["t:1"]
-        by_rule = run(settings, "search", "--rule", "opec", "--json")
-        assert [json.loads(line)["story_id"] for line in by_rule.stdout.splitlines()] == ["t:2"]
+        # A live rule's query, run on what is indexed; --matched: what matched a rule when indexed.
+        publish(settings, [Rule("quotas", "title:opec quota*")])
+        by_rule = run(settings, "search", "--rule", "quotas", "--json")
+        assert [json.loads(line)["story_id"] for line in by_rule.stdout.splitlines()] == ["t:2"], by_rule.stderr
+        unknown = run(settings, "search", "--rule", "nope")
+        assert unknown.returncode == 2 and "no live rule 'nope'" in unknown.stderr and "quotas" in unknown.stderr
+        by_match = run(settings, "search", "--matched", "opec", "--json")
+        assert [json.loads(line)["story_id"] for line in by_match.stdout.splitlines()] == ["t:2"]
         shown = run(settings, "search", '"peace talks"')
         assert "1 stories in" in shown.stderr and "Peace talks resume" in shown.stdout and "t:3" in shown.stdout
+        # Elasticsearch's own query string, as before the watch-query language.
+        es_syntax = run(settings, "search", "--es", "output -quotas", "--json")
+        assert [json.loads(line)["story_id"] for line in es_syntax.stdout.splitlines()] == [], es_syntax.stderr
+        es_syntax = run(settings, "search", "--es", "peace | cocoa", "--json")
+        assert sorted(json.loads(line)["story_id"] for line in es_syntax.stdout.splitlines()) == ["t:1", "t:3"]
+        bad = run(settings, "search", "oil OR NOT gas")
+        assert bad.returncode == 2 and "none of its words" in bad.stderr
     finally:
         es.indices.delete(index=settings.index, ignore_unavailable=True)
+        es.options(ignore_status=404).indices.delete_index_template(name=elastic.template_name(settings.index))
         es.close()
+        admin = kafka_clients.admin(settings)
+        try:
+            if settings.rules_topic in admin.list_topics():
+                admin.delete_topics([settings.rules_topic])
+        finally:
+            admin.close()
