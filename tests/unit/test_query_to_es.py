@@ -17,6 +17,7 @@ from streams.indexing import doc_of, index_template
 from wirewatch.model import MatchedStory, Story
 from wirewatch.query import parse
 from wirewatch.query.to_es import (
+    INDEX_PREFIX_MAX,
     MAX_TOKEN,
     WORDS,
     candidates_query,
@@ -107,6 +108,16 @@ def test_long_words_are_prefiltered_on_what_the_index_keeps():
     assert t.query == {"prefix": {"words.body": {"value": "x" * MAX_TOKEN}}}
     assert field_words(f"a {long} b") == f"a {'x' * MAX_TOKEN} b"
     assert translate(parse("body:" + "y" * (MAX_TOKEN - 1))).exact  # shorter ones are kept whole
+
+
+def test_near_with_a_long_prefix_is_both_sides_in_one_field():
+    stem = "p" * (INDEX_PREFIX_MAX + 1)
+    t = translate(parse(f"body:oil NEAR/2 body:{stem}*"))
+    assert not t.exact and "NEAR" in t.prefiltered[0]
+    assert t.query == {"bool": {"must": [
+        {"term": {"words.body": {"value": "oil"}}}, {"prefix": {"words.body": {"value": stem}}},
+    ]}}
+    assert translate(parse(f"oil NEAR/2 {stem[:-1]}*")).exact  # one term of index_prefixes
 
 
 def test_a_not_over_a_prefilter_is_left_to_the_matcher():

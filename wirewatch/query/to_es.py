@@ -26,12 +26,15 @@ matcher then decides), is reported in `Translation.prefiltered`:
   first `MAX_TOKEN` characters of longer tokens (the whitespace analyzer
   would cut them into pieces, which would shift positions), so the leaf
   becomes a prefix query on the kept part;
+* `A NEAR/n B` where a side is such a word, or a prefix longer than
+  `INDEX_PREFIX_MAX`: both sides in one field (an `intervals` prefix that
+  expands to more than 128 terms fails the search);
 * a NOT over such a part: a superset of A does not give a superset of
   NOT A, so that NOT is left out of the query (every story passes it);
 * stories indexed without `words` (by an older WireWatch, or a document
   copied by `_reindex`, which drops the excluded `words`): no query on
   the standard fields is sure to find them, so every such story is a
-  candidate (`search_body` adds them).
+  candidate (`candidates_query` adds them).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ WORDS_VERSION_FIELD = f"{WORDS}.v"
 # The whitespace analyzer cuts terms at 255 UTF-16 units; 100 code points
 # stay under that even when every one is outside the BMP.
 MAX_TOKEN = 100
+# Prefixes up to this long are one term of the fields' index_prefixes (19 is
+# Elasticsearch's most).  A longer one expands to the terms it starts, and
+# inside `intervals` more than 128 of them is an error, not a slower search.
+INDEX_PREFIX_MAX = 19
 TITLE_BOOST = 2.0
 
 Query = dict[str, Any]
@@ -77,9 +84,11 @@ def words_mapping() -> dict[str, Any]:
         # Only matching happens here; relevance comes from these fields' norms-free
         # term frequencies, which is enough to rank and keeps the fields small.
         "norms": False,
-        # Short prefixes (2 to 5 characters, the common ones) become one term
-        # lookup instead of an expansion over every matching term.
-        "index_prefixes": {"min_chars": 2, "max_chars": 5},
+        # A prefix (2 characters at least, as the spec says) becomes one term
+        # lookup instead of an expansion over every term it starts.  On
+        # Reuters text this costs about 15% more index than prefixes of up to
+        # 5 characters, Elasticsearch's default.
+        "index_prefixes": {"min_chars": 2, "max_chars": INDEX_PREFIX_MAX},
     }
     return {"properties": {"title": text, "body": dict(text), "v": {"type": "byte"}}}
 
@@ -114,7 +123,7 @@ def _tr(e: Expr, notes: list[str]) -> Query | None:
     None stands for "every story": a part that cannot narrow anything.
     """
     if isinstance(e, Leaf):
-        return _either(e, [_leaf(e, f, notes) for f in FIELDS if e.field in (None, f)])
+        return _either([_leaf(e, f, notes) for f in FIELDS if e.field in (None, f)])
     if isinstance(e, Near):
         return _near(e, notes)
     if isinstance(e, Not):
@@ -136,7 +145,7 @@ def _tr(e: Expr, notes: list[str]) -> Query | None:
     return {"bool": {"should": parts_or, "minimum_should_match": 1}}
 
 
-def _either(leaf: Leaf, per_field: list[Query]) -> Query:
+def _either(per_field: list[Query]) -> Query:
     if len(per_field) == 1:
         return per_field[0]
     return {"bool": {"should": per_field, "minimum_should_match": 1}}
@@ -186,13 +195,21 @@ def _near(e: Near, notes: list[str]) -> Query | None:
         right = [leaf for leaf in e.right if leaf.field in (None, f)]
         if not left or not right:
             continue
+        if any(_expands(leaf) for leaf in left + right):
+            notes.append(
+                f"{e}: NEAR with a prefix of more than {INDEX_PREFIX_MAX} characters or a word of "
+                f"{MAX_TOKEN} or more: both sides in one field, the distance checked by the matcher"
+            )
+            sides = [_either([_leaf(leaf, f, notes) for leaf in side]) for side in (left, right)]
+            per_field.append({"bool": {"must": sides}})
+            continue
         # One ordered pair per combination rather than any_of on each side:
         # a disjunction of intervals of different widths is minimised by
         # Lucene, and spelling the pairs out leaves nothing to that.
         pairs = []
         for a in left:
             for b in right:
-                sa, sb = _source(a, notes), _source(b, notes)
+                sa, sb = _source(a), _source(b)
                 for first, second in ((sa, sb), (sb, sa)):
                     pairs.append({"all_of": {"ordered": True, "max_gaps": e.distance, "intervals": [first, second]}})
         rule = pairs[0] if len(pairs) == 1 else {"any_of": {"intervals": pairs}}
@@ -204,22 +221,17 @@ def _near(e: Near, notes: list[str]) -> Query | None:
     return per_field[0] if len(per_field) == 1 else {"bool": {"should": per_field, "minimum_should_match": 1}}
 
 
-def _source(leaf: Leaf, notes: list[str]) -> Query:
-    """An intervals rule for one occurrence of a leaf (one token wide per token)."""
+def _expands(leaf: Leaf) -> bool:
     if leaf.prefix:
-        stem = leaf.tokens[0]
-        if len(stem) > MAX_TOKEN:
-            notes.append(_long_note(leaf))
-            stem = stem[:MAX_TOKEN]
-        return {"prefix": {"prefix": stem}}
-    if not any(_long(t) for t in leaf.tokens):
-        return {"match": {"query": " ".join(leaf.tokens), "ordered": True, "max_gaps": 0}}
-    notes.append(_long_note(leaf))
-    parts = [
-        {"prefix": {"prefix": t[:MAX_TOKEN]}} if _long(t) else {"match": {"query": t, "ordered": True, "max_gaps": 0}}
-        for t in leaf.tokens
-    ]
-    return parts[0] if len(parts) == 1 else {"all_of": {"ordered": True, "max_gaps": 0, "intervals": parts}}
+        return len(leaf.tokens[0]) > INDEX_PREFIX_MAX
+    return any(_long(t) for t in leaf.tokens)
+
+
+def _source(leaf: Leaf) -> Query:
+    """An intervals rule for one occurrence of a leaf (one that does not `_expands`)."""
+    if leaf.prefix:
+        return {"prefix": {"prefix": leaf.tokens[0]}}
+    return {"match": {"query": " ".join(leaf.tokens), "ordered": True, "max_gaps": 0}}
 
 
 # -- the whole request ------------------------------------------------------------------
