@@ -218,7 +218,7 @@ def _summary(s, maildir: Path, mails, stories_sent: int) -> None:
     look.add_column()
     for command, what in (
         (f"{ww} search '\"peace talks\"'", "stories in Elasticsearch, matched words highlighted"),
-        (f"{ww} search --rule opec-output --newest", "the stories of one rule"),
+        (f"{ww} search --rule opec-output --newest", "every indexed story a live rule matches"),
         (f"{ww} tail matches -b -e", "every match on Kafka, as it was sent"),
         (f"{ww} tail deadletter -b -e", "anything parked, and why"),
         (f"{ww} rules list", "the live rules"),

@@ -125,12 +125,14 @@ class _Plan:
             return False
         return not self._rule_keys or bool(self._rule_keys & matched)
 
-    def check(self, src: dict) -> list | None:
-        """The matcher's verdict on an indexed story: its hits (for highlighting), or None."""
+    def check(self, src: dict, with_hits: bool = True) -> list | None:
+        """The matcher's verdict on an indexed story: its hits (for highlighting, if asked), or None."""
         title, body = src.get("title") or "", src.get("body") or ""
         matched = set(self.matcher.match(title, body))
         if not self.decides(matched):
             return None
+        if not with_hits:
+            return []
         found = self.matcher.hits(title, body, sorted(matched & ({self.QUERY} | self._rule_keys)))
         return [h for hits in found.values() for h in hits]
 
@@ -180,7 +182,7 @@ def _search_watch(s, plan: _Plan, filters: list[dict], size: int, newest: bool, 
         with closing(_candidates(es, s.index, query, sort, page, _source_excludes=[WORDS])) as found:
             for hit, total in found:
                 checked += 1
-                hits = [] if plan.empty else plan.check(hit["_source"])
+                hits = [] if plan.empty else plan.check(hit["_source"], with_hits=not (every or as_json))
                 if hits is None:
                     continue
                 shown += 1
