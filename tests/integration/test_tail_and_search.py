@@ -34,7 +34,18 @@ def filled(settings):
         producer.send(settings.matches_topic, key=rule.encode(), value=match.to_json())
     producer.flush()
     producer.close()
-    return settings
+    yield settings
+    _delete_topics(settings)
+
+
+def _delete_topics(settings) -> None:
+    admin = kafka_clients.admin(settings)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def test_tail_json_from_the_beginning_to_the_end(filled):
@@ -103,9 +114,4 @@ def test_search_finds_and_highlights(settings):
         es.indices.delete(index=settings.index, ignore_unavailable=True)
         es.options(ignore_status=404).indices.delete_index_template(name=elastic.template_name(settings.index))
         es.close()
-        admin = kafka_clients.admin(settings)
-        try:
-            if settings.rules_topic in admin.list_topics():
-                admin.delete_topics([settings.rules_topic])
-        finally:
-            admin.close()
+        _delete_topics(settings)
