@@ -139,6 +139,7 @@ class _Plan:
 
 def _plan(s, text: str, rule_ids: list[str]) -> _Plan:
     from wirewatch.errors import ConfigError, QueryError
+    from wirewatch.query import parse
 
     rules: dict[str, str] = {}
     if rule_ids:
@@ -150,6 +151,12 @@ def _plan(s, text: str, rule_ids: list[str]) -> _Plan:
             some = ", ".join(sorted(live)[:10]) or "none"
             raise ConfigError(f"no live rule {', '.join(map(repr, missing))} on {s.rules_topic} (live rules: {some})")
         rules = {r: live[r].query for r in dict.fromkeys(rule_ids)}
+        for rule_id, rule_query in rules.items():
+            try:
+                parse(rule_query)
+            except QueryError as exc:
+                # Workers skip such a rule too; say which one it is.
+                raise ConfigError(f"live rule {rule_id!r} has an invalid query: {exc}") from None
     try:
         return _Plan(text, rules)
     except QueryError as exc:
