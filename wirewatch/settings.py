@@ -73,9 +73,19 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
     slack_timeout: float = Field(10.0, gt=0, description="Seconds to wait for Slack.")
 
+    # Kibana
+    kibana_url: str | None = Field(
+        None,
+        description="Kibana URL (add /s/<space> for a space other than the default) that `wirewatch kibana import` and `rules apply` put the data view, saved searches and dashboard in; alert links open the story there.",
+    )
+    kibana_username: str | None = Field(None, description="Kibana user, when security is on.")
+    kibana_password: SecretStr | None = Field(None, description="Kibana password.")
+    kibana_api_key: SecretStr | None = Field(None, description="Kibana API key, the encoded form (instead of user and password).")
+
     # Alerts: behaviour
     kibana_url_template: str | None = Field(
-        None, description="Link to a story in search, e.g. http://localhost:5601/app/discover#/?_a=(query:(language:kuery,query:'_id:\"{story_id}\"')))."
+        None,
+        description="Link to a story in search, e.g. http://localhost:5601/app/discover#/?_a=(query:(language:kuery,query:'_id:\"{story_id}\"')); default with WIREWATCH_KIBANA_URL: the story in its rule's saved search.",
     )
     retry_horizon_seconds: float = Field(900.0, gt=0, description="How long a failing delivery is retried before it is parked.")
     templates_dir: Path | None = Field(None, description="Folder whose Jinja2 templates override the built-in alert templates.")

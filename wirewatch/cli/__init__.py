@@ -50,6 +50,7 @@ _COMMANDS = (
     "services",
     "demo",
     "alerts",
+    "kibana",
 )
 
 
