@@ -1,5 +1,6 @@
-"""Real servers on 127.0.0.1 for the alert tests: SMTP (aiosmtpd) and a
-stand-in for Slack's webhook and Web API endpoints (http.server)."""
+"""Real servers on 127.0.0.1 for the alert tests: SMTP (aiosmtpd), a
+stand-in for Slack's webhook and Web API endpoints, and one for Kibana's
+saved objects import API (http.server)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -149,5 +152,92 @@ def smtp():
 @pytest.fixture
 def slack():
     fake = start_fake_slack()
+    yield fake
+    fake.server.shutdown()
+
+
+@dataclass
+class KibanaRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict  # lower-case names
+    body: bytes
+
+    def form(self) -> dict[str, tuple[str | None, bytes]]:
+        """The multipart/form-data fields: name -> (filename, content), parsed by the standard library."""
+        head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(head + self.body)
+        assert message.is_multipart(), self.headers.get("content-type")
+        fields = {}
+        for part in message.iter_parts():
+            fields[part.get_param("name", header="content-disposition")] = (part.get_filename(), part.get_content())
+        return fields
+
+    def ndjson(self) -> str:
+        filename, content = self.form()["file"]
+        assert filename and filename.endswith(".ndjson"), filename
+        return content.decode() if isinstance(content, bytes) else content
+
+
+@dataclass
+class FakeKibana:
+    """Records every request; answers from a queue of canned (status, JSON body) replies, else imports all."""
+
+    server: ThreadingHTTPServer
+    requests: list[KibanaRequest] = field(default_factory=list)
+    replies: deque = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def reply(self, *replies: tuple[int, dict | str]) -> None:
+        with self.lock:
+            self.replies.extend(replies)
+
+    def received(self) -> list[KibanaRequest]:
+        with self.lock:
+            return list(self.requests)
+
+
+def start_fake_kibana() -> FakeKibana:
+    fake: FakeKibana
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            parts = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = KibanaRequest("POST", parts.path, parse_qs(parts.query), headers, raw)
+            with fake.lock:
+                canned = fake.replies.popleft() if fake.replies else None
+                fake.requests.append(request)
+            if canned is None:
+                objs = [json.loads(line) for line in request.ndjson().splitlines() if line.strip()]
+                canned = (200, {"success": True, "successCount": len(objs),
+                                "successResults": [{"type": o["type"], "id": o["id"]} for o in objs]})
+            status, payload = canned
+            data = json.dumps(payload).encode() if isinstance(payload, dict) else payload.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if isinstance(payload, dict) else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake = FakeKibana(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake
+
+
+@pytest.fixture
+def kibana():
+    fake = start_fake_kibana()
     yield fake
     fake.server.shutdown()
