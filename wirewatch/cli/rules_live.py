@@ -27,6 +27,11 @@ def apply_rules_file(s, path: Path, prune: bool = True):
     published: only new and changed ones are checked again, so a change to
     one rule among 100,000 takes about as long as reading them.
     """
+    return _apply(s, path, prune)[0]
+
+
+def _apply(s, path: Path, prune: bool):
+    """The change published and the rules live after it."""
     from producers.rules_topic import publish, read_live
     from wirewatch import topics
     from wirewatch.errors import ConfigError
@@ -36,7 +41,31 @@ def apply_rules_file(s, path: Path, prune: bool = True):
     rules, problems = load_checked(path, needs_check=lambda rule: live.get(rule.id) != rule)
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{problems_text(path, problems)}")
-    return publish(s, rules, prune, live=live)
+    change = publish(s, rules, prune, live=live)
+    now_live = rules if prune else list({**live, **{r.id: r for r in rules}}.values())
+    return change, now_live
+
+
+KIBANA_WAIT_S = 10.0
+
+
+def update_kibana(s, rules) -> bool:
+    """Import the saved objects for these rules into WIREWATCH_KIBANA_URL; a failure is a warning."""
+    from rich.markup import escape
+
+    from wirewatch.errors import WireWatchError
+    from wirewatch.kibana import client, objects
+
+    objs = objects.saved_objects(s.index, rules)
+    try:
+        result = client.import_objects(objs, s.kibana_url, client.Auth.from_settings(s), wait_s=KIBANA_WAIT_S)
+    except WireWatchError as exc:
+        console.print(f"[yellow]warning:[/] Kibana not updated: {escape(str(exc))}", soft_wrap=True)
+        return False
+    for error in result.errors:
+        console.print(f"[yellow]warning:[/] Kibana: not imported: {escape(str(error))}", soft_wrap=True)
+    console.print(f"Kibana at {s.kibana_url}: {result.success_count} of {len(objs)} saved object(s) imported")
+    return result.success
 
 
 def apply(
@@ -48,7 +77,9 @@ def apply(
     """Validate a rules file and publish what differs from the live rules.
 
     Running workers pick the change up within seconds, without a restart. Nothing is
-    published when any rule in the file is invalid.
+    published when any rule in the file is invalid. With WIREWATCH_KIBANA_URL set, the
+    Kibana saved objects (a saved search per live rule, the dashboard) are imported again
+    afterwards; a Kibana that fails is a warning, not a failed apply.
     """
     from producers.rules_topic import diff, read_live
 
@@ -61,7 +92,7 @@ def apply(
             live, _ = read_live(s)
             change = diff(live, rules, prune)
         else:
-            change = apply_rules_file(s, path, prune)
+            change, now_live = _apply(s, path, prune)
     verb = "would be" if dry_run else "were"
     for label, ids, colour in (("added", change.added, "green"), ("changed", change.changed, "yellow"), ("removed", change.removed, "red")):
         # A rule set a program writes can change by 100,000 rules at once:
@@ -78,6 +109,9 @@ def apply(
             f"{len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed: "
             f"{verb} published to {s.rules_topic}"
         )
+    if not dry_run and s.kibana_url:
+        # The saved search of each live rule (and the rules field's names) follow the rules.
+        update_kibana(s, now_live)
 
 
 def list_(
