@@ -42,12 +42,12 @@ class Dispatcher:
 
     def email_content(self, alert: Alert) -> render.EmailContent:
         try:
-            return render.email(alert, self.templates, self.settings.kibana_url_template)
+            return render.email(alert, self.templates, render.search_link(self.settings, alert.rule_id))
         except Exception as exc:  # a broken override template
             raise PermanentError(f"cannot render the email: {type(exc).__name__}: {exc}") from exc
 
     def slack_payload(self, alert: Alert) -> dict:
-        return render.slack(alert, self.settings.kibana_url_template)
+        return render.slack(alert, render.search_link(self.settings, alert.rule_id))
 
     async def deliver(self, alert: Alert) -> None:
         """One attempt, waiting for a free slot of the alert's channel type."""

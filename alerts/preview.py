@@ -78,10 +78,11 @@ def alert_for(rule: RuleAlerting, story: Story, sub: Subscription | None = None)
 
 def rendered(alert: Alert, settings: Settings) -> dict:
     """`{"email": {"subject", "text", "html"}, "slack": <Block Kit payload>}`."""
-    content = render.email(alert, render.Templates(settings.templates_dir), settings.kibana_url_template)
+    link = render.search_link(settings, alert.rule_id)
+    content = render.email(alert, render.Templates(settings.templates_dir), link)
     return {
         "email": {"subject": content.subject, "text": content.text, "html": content.html},
-        "slack": render.slack(alert, settings.kibana_url_template),
+        "slack": render.slack(alert, link),
     }
 
 

@@ -11,6 +11,7 @@ same name in `settings.templates_dir` overrides the built-in one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -158,13 +159,37 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
-def story_link(story: Story, search_template: str | None) -> str | None:
+# A link template (`{story_id}`, `{version}` replaced), or a function of the story.
+SearchLink = str | Callable[[Story], str] | None
+
+
+def story_link(story: Story, search_template: SearchLink) -> str | None:
     """Link to the story in search (Kibana) when configured, else the story's own URL."""
+    if callable(search_template):
+        return search_template(story)
     if search_template:
         return search_template.replace("{story_id}", quote(story.id, safe="")).replace(
             "{version}", str(story.version)
         )
     return safe_url(story.url)
+
+
+def search_link(settings, rule_id: str) -> SearchLink:
+    """How an alert of this rule links to its stories.
+
+    WIREWATCH_KIBANA_URL_TEMPLATE when set; else, with WIREWATCH_KIBANA_URL,
+    the story in the rule's saved search in Discover (what `wirewatch kibana
+    import` creates, see `wirewatch.kibana.objects.discover_story_url`); else
+    none (the story's own URL, when it has one).
+    """
+    if settings.kibana_url_template:
+        return settings.kibana_url_template
+    if settings.kibana_url:
+        from wirewatch.kibana.objects import discover_story_url
+
+        kibana_url, index = settings.kibana_url, settings.index
+        return lambda story: discover_story_url(kibana_url, index, rule_id, story.id, story.published or story.received)
+    return None
 
 
 # ---------------------------------------------------------------- views
@@ -175,7 +200,7 @@ def _when(story: Story) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def item_view(match: Match, search_template: str | None) -> ItemView:
+def item_view(match: Match, search_template: SearchLink) -> ItemView:
     story = match.story
     return ItemView(
         story_id=story.id,
@@ -189,7 +214,7 @@ def item_view(match: Match, search_template: str | None) -> ItemView:
     )
 
 
-def alert_view(alert: Alert, search_template: str | None = None) -> AlertView:
+def alert_view(alert: Alert, search_template: SearchLink = None) -> AlertView:
     items = tuple(item_view(m, search_template) for m in alert.matches)
     return AlertView(
         kind=alert.kind,
@@ -238,7 +263,7 @@ class Templates:
         return self.env.get_template(name).render(**context)
 
 
-def email(alert: Alert, templates: Templates, search_template: str | None = None) -> EmailContent:
+def email(alert: Alert, templates: Templates, search_template: SearchLink = None) -> EmailContent:
     view = alert_view(alert, search_template)
     context = {"alert": view, "items": view.items}
     subject = header_text(templates.render("subject.txt.j2", **context))
@@ -312,7 +337,7 @@ def slack_title(view: AlertView) -> str:
     return f":warning: *WireWatch · {rule}* · {view.total} more matches held back by flood control"
 
 
-def slack(alert: Alert, search_template: str | None = None) -> dict:
+def slack(alert: Alert, search_template: SearchLink = None) -> dict:
     """The Block Kit payload (`text` + `blocks`) for a webhook or chat.postMessage."""
     view = alert_view(alert, search_template)
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": slack_title(view)}}]

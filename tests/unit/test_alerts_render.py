@@ -184,6 +184,33 @@ def test_links_go_to_search_when_configured_and_never_to_unsafe_urls():
     assert render.safe_url("https://x.example/a?b=c") == "https://x.example/a?b=c"
 
 
+def test_with_a_kibana_url_alerts_link_to_the_story_in_the_rules_saved_search():
+    from datetime import datetime, timezone
+    from urllib.parse import unquote
+
+    from wirewatch.kibana import objects
+    from wirewatch.settings import Settings
+
+    story = Story(id="s'1 & 2", source="r", title="Oil", body="oil", url="https://news.example/1",
+                  published=datetime(2024, 5, 2, 10, 0, tzinfo=timezone.utc))
+    settings = Settings(kibana_url="http://kibana.example:5601", index="ix")
+    link = render.story_link(story, render.search_link(settings, "oil"))
+    assert link == objects.discover_story_url("http://kibana.example:5601", "ix", "oil", story.id, story.published)
+    assert link.startswith(f"http://kibana.example:5601/app/discover#/view/{objects.rule_search_id('ix', 'oil')}?_g=")
+    assert "query:'story_id:\"s!'1 & 2\"'" in unquote(link)
+    content = render.email(alert_for(match_for(story, "oil")), Templates(), render.search_link(settings, "oil"))
+    from markupsafe import escape
+
+    assert str(escape(link)) in content.html and link in content.text
+    slack = json.dumps(render.slack(alert_for(match_for(story, "oil")), render.search_link(settings, "oil")))
+    texts = [b["text"]["text"] for b in json.loads(slack)["blocks"] if "text" in b]
+    assert any(f"<{link.replace('&', '&amp;')}|Oil>" in t for t in texts)
+    # An explicit template wins; neither set: the story's own URL.
+    templated = Settings(kibana_url="http://kibana.example:5601", kibana_url_template="http://s/{story_id}")
+    assert render.story_link(story, render.search_link(templated, "oil")) == "http://s/s%271%20%26%202"
+    assert render.story_link(story, render.search_link(Settings(), "oil")) == "https://news.example/1"
+
+
 def test_digest_and_summary_wording():
     stories = [Story(id=f"s{i}", source="r", title=f"Story {i}", body="oil " * 5) for i in range(30)]
     matches = tuple(match_for(s, "oil") for s in stories)
