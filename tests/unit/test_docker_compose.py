@@ -1,7 +1,8 @@
 """docker-compose.yml stays in step with the settings and the local services.
 
-Docker cannot run here, so this checks what can drift: versions, every
-WIREWATCH_* variable reaching the worker, healthchecks and start order.
+Docker cannot run here (nor `docker compose config`), so this checks what
+can drift in the YAML: versions, every WIREWATCH_* variable reaching the
+worker, healthchecks, start order and the one-shot Kibana set-up service.
 """
 
 from __future__ import annotations
@@ -53,3 +54,25 @@ def test_elasticsearch_is_single_node_without_security(compose):
     env = compose["services"]["elasticsearch"]["environment"]
     assert env["discovery.type"] == "single-node"
     assert env["xpack.security.enabled"] == "false"
+
+
+def test_a_one_shot_service_imports_the_kibana_objects_once_kibana_is_healthy(compose):
+    services = compose["services"]
+    setup = services["kibana-setup"]
+    assert setup["image"] == services["worker"]["image"] and setup["build"] == services["worker"]["build"]
+    assert setup["command"] == ["kibana", "import"]
+    assert setup["depends_on"] == {"kibana": {"condition": "service_healthy"}}
+    assert setup["restart"] == "no" or str(setup["restart"]).startswith("on-failure")
+    env = setup["environment"]
+    # Kibana inside the network; which index, which rules, and how to log in come from the host.
+    assert env["WIREWATCH_KIBANA_URL"] == "http://kibana:5601"
+    for name in ("WIREWATCH_INDEX", "WIREWATCH_RULES_FILE", "WIREWATCH_KIBANA_USERNAME",
+                 "WIREWATCH_KIBANA_PASSWORD", "WIREWATCH_KIBANA_API_KEY"):
+        assert name in env and env[name] is None, name
+    assert set(env) <= {f"WIREWATCH_{name.upper()}" for name in Settings.model_fields}
+    assert "/api/status" in " ".join(services["kibana"]["healthcheck"]["test"])
+
+
+def test_the_worker_links_alerts_to_the_kibana_the_host_reaches(compose):
+    env = compose["services"]["worker"]["environment"]
+    assert env["WIREWATCH_KIBANA_URL"] == "${WIREWATCH_KIBANA_URL:-http://localhost:${KIBANA_PORT:-5601}}"
