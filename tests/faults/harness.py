@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 from kafka import KafkaConsumer, TopicPartition
 from support.kafka import topic_records
+from support.poll import wait_for
 from support.processes import Worker, env_for
 from support.servers import FakeSlack, SmtpServer, start_fake_slack
 
@@ -242,14 +243,7 @@ class Run:
     # -- timeline
 
     def wait(self, check: Callable[[], object], timeout: float, what: str, interval: float = 0.5):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.scenario}: timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(interval)
+        return wait_for(check, timeout, interval, f"{self.scenario}: {what}")
 
     def when_indexed(self, share: float, timeout: float = 300) -> None:
         target = int(len(self.stories) * share)
@@ -335,7 +329,7 @@ class Run:
             figures.recovery_s = max(0.0, done - since)
             # Committed everywhere: anything a redelivery could still double would have come by now.
             self.wait(lambda: not self.lag(), 120, "the consumer group to commit everything", interval=1.0)
-        except TimeoutError as exc:
+        except AssertionError as exc:  # wait_for's timeout: counted below, not raised
             figures.notes.append(f"{exc} (uncommitted: {self.lag()})")
         self._count(figures)
         return figures
