@@ -46,9 +46,11 @@ class StorySink:
         future.add_callback(self._ok)
         future.add_errback(self._failed, story)
 
-    def send_raw(self, key: bytes | None, value: bytes) -> None:
-        """Send bytes as they are (used to test how workers treat bad input)."""
-        self._producer.send(self.topic, key=key, value=value).get(timeout=30)
+    def send_raw(self, key: bytes | None, value: bytes, wait: bool = True) -> None:
+        """Send bytes as they are (used to test how workers treat bad input); `wait=False`: `flush` waits."""
+        sent = self._producer.send(self.topic, key=key, value=value)
+        if wait:
+            sent.get(timeout=30)
 
     def flush(self, timeout_s: float | None = None) -> None:
         from kafka.errors import UnknownError

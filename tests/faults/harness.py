@@ -236,7 +236,8 @@ class Run:
 
         with StorySink(self.settings) as sink:
             for key, value in messages:
-                sink.send_raw(key, value)
+                sink.send_raw(key, value, wait=False)
+            sink.flush()
         if parked_at:
             self.expected_parked[parked_at] += len(messages)
 
