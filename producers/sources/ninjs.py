@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +21,7 @@ from wirewatch.errors import InputError
 from wirewatch.model import Story
 
 from .errors import each
+from .markup import html_text
 
 SOURCE = "ninjs"
 
@@ -106,7 +106,7 @@ def _body(doc: dict) -> str:
         return doc["body_text"]
     for key in ("body_html", "body_xhtml"):
         if isinstance(doc.get(key), str):
-            return html_to_text(doc[key])
+            return html_text(doc[key])
     bodies = doc.get("bodies")
     if isinstance(bodies, list):
         bodies = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("value"), str)]
@@ -115,7 +115,7 @@ def _body(doc: dict) -> str:
                 return b["value"]
         for b in bodies:
             if "html" in str(_get(b, "contentType", "contenttype") or ""):
-                return html_to_text(b["value"])
+                return html_text(b["value"])
     return ""
 
 
@@ -142,36 +142,3 @@ def _names(value: Any) -> tuple[str, ...]:
         elif isinstance(v, str):
             out.append(v)
     return tuple(out)
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    lines = (line.strip() for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)

@@ -36,17 +36,17 @@ from kafka import KafkaConsumer, TopicPartition
 from support.kafka import topic_records
 from support.poll import wait_for
 from support.processes import Worker, env_for
-from support.servers import FakeSlack, SmtpServer, start_fake_slack
+from support.servers import FakeSlack, SmtpServer, free_pair, start_fake_slack
 
 from producers.sources import read_stories
 from wirewatch.model import Story
 from wirewatch.query import Matcher
 from wirewatch.services import control, procs
-from wirewatch.services.endpoints import port_taken
 from wirewatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STORY_LINK = "http://search.invalid/story/{story_id}"
+_LINK_HEAD = STORY_LINK.split("{")[0]
 
 # Rules that match a good share of 1987 Reuters stories (about one story in
 # nine), each with an email and a Slack subscriber.  `realert: false`: flood
@@ -63,17 +63,6 @@ RULES = {
 EMAIL = "desk@example.com"
 
 
-def free_port(offset: int = 0) -> int:
-    """A port p on 127.0.0.1 with p and p + offset both free."""
-    import random
-
-    for _ in range(200):
-        port = random.randint(20000, 29000)
-        if not port_taken("127.0.0.1", port) and not port_taken("127.0.0.1", port + offset):
-            return port
-    raise RuntimeError("no free ports on 127.0.0.1")
-
-
 class Stack:
     """Kafka and Elasticsearch for the runs.  Only services in `owned` may be crashed."""
 
@@ -83,8 +72,8 @@ class Stack:
         self.owned = tuple(name for name, given in (("kafka", kafka), ("elasticsearch", es)) if not given)
         self.settings = Settings(
             home=home,
-            kafka_bootstrap=kafka or f"127.0.0.1:{free_port(1)}",
-            es_url=es or f"http://127.0.0.1:{free_port(100)}",
+            kafka_bootstrap=kafka or f"127.0.0.1:{free_pair(1)}",
+            es_url=es or f"http://127.0.0.1:{free_pair(100)}",
         )
 
     def __enter__(self) -> "Stack":
@@ -287,8 +276,8 @@ class Run:
             rule = post.path.rsplit("/", 1)[-1]
             for block in post.body.get("blocks", [])[1:]:
                 text = block.get("text", {}).get("text", "")
-                if STORY_LINK.split("{")[0] in text:
-                    link = text.split(STORY_LINK.split("{")[0], 1)[1].split("|", 1)[0]
+                if _LINK_HEAD in text:
+                    link = text.split(_LINK_HEAD, 1)[1].split("|", 1)[0]
                     got["slack", rule, urllib.parse.unquote(link)] += 1
         return got
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from support.servers import free_pair
+
 from wirewatch.services import control
 from wirewatch.services.endpoints import port_taken
 from wirewatch.settings import Settings
@@ -30,15 +31,6 @@ from wirewatch.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 # Under /tmp so the Elasticsearch user can reach it; emptied at the end.
 HOME = Path(tempfile.gettempdir()) / f"wirewatch-services-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]}"
-
-
-def free_pair(offset: int) -> int:
-    """A port p with p and p + offset both free on 127.0.0.1."""
-    for _ in range(200):
-        port = random.randint(20000, 29000)
-        if not port_taken("127.0.0.1", port) and not port_taken("127.0.0.1", port + offset):
-            return port
-    raise RuntimeError("no free ports")
 
 
 @pytest.fixture(scope="module")

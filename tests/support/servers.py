@@ -29,6 +29,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_pair(offset: int) -> int:
+    """A port p with p and p + offset both free on 127.0.0.1 (a server that also binds a second port)."""
+    import random
+
+    from wirewatch.services.endpoints import port_taken
+
+    for _ in range(200):
+        port = random.randint(20000, 29000)
+        if not port_taken("127.0.0.1", port) and not port_taken("127.0.0.1", port + offset):
+            return port
+    raise RuntimeError("no free ports on 127.0.0.1")
+
+
 class SlowSink(smtpsink.MailSink):
     """A mail server that takes `delay` seconds to accept each message."""
 

@@ -105,7 +105,7 @@ def test_ninjs_2_list_with_bad_items():
     assert len(stories) == 1
     s = stories[0]
     assert s.title == "Peace talks resume in Geneva"
-    assert s.body == "Envoys met again.\nA&B <agreed>."
+    assert s.body == "Envoys met again.\n\nA&B <agreed>."  # paragraphs apart, as every reader gives them
     assert s.pubstatus == "canceled" and s.version == 2
     assert [p.where for p in problems] == [f"{DATA / 'ninjs2.json'}[1]", f"{DATA / 'ninjs2.json'}[2]"]
 
@@ -164,7 +164,7 @@ def test_ninjs_3_bodies_content_type_and_embargo():
               "bodies": [{"role": "html", "contentType": "text/html", "value": "<p>One</p><p>Two</p>"}]}"""
     (s,) = list(ninjs.parse(doc, "x.json"))
     assert s.pubstatus == "withheld" and s.embargo == datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-    assert s.body == "One\nTwo"
+    assert s.body == "One\n\nTwo"
     (old,) = list(ninjs.parse('{"uri": "urn:x:2", "embargoed": "2026-03-01T09:00:00Z"}', "y.json"))
     assert old.embargo == s.embargo
 
