@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
+from functools import partial
 from collections.abc import Callable, Container
 
-from wirewatch.errors import InputError, PermanentError, WireWatchError
-from wirewatch.model import Story, utcnow
+from wirewatch.errors import PermanentError, WireWatchError
+from wirewatch.model import MatchedBatch, Story, utcnow
 from wirewatch.settings import Settings
 
 from wirewatch.pipeline.deadletter import DeadLetters
@@ -28,9 +30,9 @@ from wirewatch.pipeline.retry import retrying
 from wirewatch.pipeline.tables import by_hash
 
 from . import elastic
-from .indexing import Doc, bulk_operations, doc_of_json, outcome
+from .indexing import Doc, bulk_operations, entries_of_message, outcome
 from .live_rules import LiveRules
-from .matching import match_story
+from .matching import match_story, runs
 
 log = logging.getLogger("wirewatch.streams")
 
@@ -38,6 +40,9 @@ log = logging.getLogger("wirewatch.streams")
 # progress, before they are read back directly (see wirewatch.pipeline.progress).
 TAIL_IDLE_SECONDS = 20.0
 BUG_HORIZON_SECONDS = 60.0
+# Messages of the matched topic the index stage takes at once: each carries
+# up to a match batch of stories, cut into bulk requests of `index_batch`.
+INDEX_TAKE_MESSAGES = 64
 
 
 def install_rules(app, rules: LiveRules) -> None:
@@ -59,8 +64,10 @@ class MatchStage:
         subscribed: Container[str] = frozenset(),
         partitions: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        batch_max: int = 500,
     ) -> None:
         self.publisher = publisher
+        self.batch_max = batch_max
         self.matched_topic = topics.matched.get_topic_name()
         self.matches_topic = topics.matches.get_topic_name()
         self.rules = rules
@@ -79,22 +86,44 @@ class MatchStage:
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
+            out: dict[int, list[tuple[Raw, bytes]]] = {}
             for raw in await self.guard.fill(raws):
-                await self.failures.run(self._one, raw)
+                await self.failures.run(partial(self._one, out=out), raw)
+            # What the batch matched goes to the index stage as a few
+            # messages per partition, in order, on the partition the stories
+            # came from (the one their keys hash to).
+            for partition, done in out.items():
+                for run in runs(done, lambda d: len(d[1]), self.batch_max):
+                    job = _Run(partition, run)
+                    await self.failures.run(self._send_run, job, parks=lambda job=job: [raw for raw, _ in job.items])
             await self.failures.settle()
             self.guard.done_all(raws)
         self.counts.report()
 
-    async def _one(self, raw: Raw) -> None:
+    async def _one(self, raw: Raw, out: dict[int, list[tuple[Raw, bytes]]]) -> None:
         story = Story.from_json(raw.value or b"", raw.where())
         matched, groups = match_story(self.rules.matcher, story, self.subscribed, self.partition_of)
         key = story.id.encode()
-        # Same key, same partition count: the story's partition is the one Kafka would pick.
-        await self.publisher.send(self.matched_topic, key, matched.to_json(), raw.partition)
         for partition, group in groups.items():
             await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
+        out.setdefault(raw.partition, []).append((raw, matched.to_json()))
         self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
                         to_alerts=sum(len(g.rules) for g in groups.values()))
+
+    async def _send_run(self, job: "_Run") -> None:
+        await self.publisher.send(self.matched_topic, None, MatchedBatch.join([part for _, part in job.items]), job.partition)
+
+
+class _Run:
+    """Matched stories of one partition, in order, for one message of the matched topic."""
+
+    def __init__(self, partition: int, items: list[tuple[Raw, bytes]]) -> None:
+        self.partition = partition
+        self.items = items
+
+    def where(self) -> str:
+        first, last = self.items[0][0], self.items[-1][0]
+        return f"what {len(self.items)} stories from {first.where()} to {last.where()} matched"
 
 
 class IndexStage:
@@ -114,13 +143,23 @@ class IndexStage:
         async with self.lock:
             pending: list[tuple[Doc, Raw]] = []
             for raw in await self.guard.fill(raws):
-                try:
-                    pending.append((doc_of_json(raw.value or b"", raw.where()), raw))
-                except InputError as exc:
-                    await self.failures.park(exc, raw, later=True)
-            if pending:
-                batch = _Batch(pending, raws[0].topic)
-                await self.failures.run(self._write_all, batch, parks=lambda: [raw for _, raw in batch.items])
+                for entry in entries_of_message(raw.value or b"", raw.where()):
+                    # A story of a batch is parked, and its document written, as itself.
+                    each = raw if entry.n is None else replace(raw, item=entry.n, value=entry.payload)
+                    if entry.doc is not None:
+                        pending.append((entry.doc, each))
+                    elif entry.error is not None:
+                        await self.failures.park(entry.error, each, later=True)
+            # A few bulk requests in flight at once, so that Elasticsearch
+            # indexes one while the next is built and sent.
+            batches = [_Batch(run) for run in runs(pending, lambda _: 0, self.settings.index_batch)]
+            gate = asyncio.Semaphore(self.settings.index_concurrency)
+
+            async def write(batch: _Batch) -> None:
+                async with gate:
+                    await self.failures.run(self._write_all, batch, parks=lambda: [raw for _, raw in batch.items])
+
+            await asyncio.gather(*(write(b) for b in batches))
             await self.failures.settle()
             self.guard.done_all(raws)
 
@@ -147,7 +186,7 @@ class IndexStage:
             elif kind == "retry":
                 again.append((item, raw))
             else:
-                await self.failures.park(PermanentError(reason), raw, later=True)
+                await self.failures.park(PermanentError(f"{raw.where()}: {reason}"), raw, later=True)
         if stale:
             # One line per batch: after a crash a whole redelivered batch lands here.
             self.stale += len(stale)
@@ -164,9 +203,8 @@ class _PartialBulk(WireWatchError):
 class _Batch:
     """The stories of one bulk request not yet accepted by Elasticsearch."""
 
-    def __init__(self, items: list[tuple[Doc, Raw]], topic: str) -> None:
+    def __init__(self, items: list[tuple[Doc, Raw]]) -> None:
         self.items = items
-        self.topic = topic
 
     def where(self) -> str:
         first, last = self.items[0][1], self.items[-1][1]
@@ -185,7 +223,7 @@ def install_matching(app, topics, settings: Settings, stage: MatchStage) -> None
 def install_indexing(app, topics, settings: Settings, stage: IndexStage) -> None:
     @app.agent(topics.matched, name="wirewatch.index")
     async def index(stream) -> None:
-        async for events in stream.take_events(settings.index_batch, within=settings.index_batch_seconds):
+        async for events in stream.take_events(INDEX_TAKE_MESSAGES, within=settings.index_batch_seconds):
             await stage.handle([Raw.of(e) for e in events])
 
 

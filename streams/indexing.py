@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -77,7 +77,54 @@ _STORY_FIELDS = ("title", "body", "published", "received", "language", "urgency"
 
 
 def doc_of_json(data: bytes | str, where: str | None = None) -> Doc:
-    """The index document of a MatchedStory as it is on the matched topic.
+    """The index document of one MatchedStory as JSON (see `doc_of_record`)."""
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not a valid MatchedStory: not JSON ({exc})", where) from exc
+    return doc_of_record(record, where)
+
+
+class Entry(NamedTuple):
+    """One story of a matched-topic message: its document, or why it has none."""
+
+    doc: Doc | None
+    error: InputError | None
+    # Its place in a batch (None: the message is a single story), and its
+    # JSON, to park it alone.
+    n: int | None = None
+    payload: bytes | None = None
+
+
+def entries_of_message(data: bytes | str, where: str | None = None) -> list[Entry]:
+    """The documents of a message of the matched topic, a MatchedBatch or one MatchedStory, in order.
+
+    One story that cannot be indexed is an error in its place, naming its
+    item, and the rest of its batch is indexed.
+    """
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return [Entry(None, InputError(f"not a valid MatchedStory: not JSON ({exc})", where))]
+    if not (isinstance(record, dict) and "items" in record):
+        try:
+            return [Entry(doc_of_record(record, where), None)]
+        except InputError as exc:
+            return [Entry(None, exc)]
+    items = record["items"]
+    if not isinstance(items, list) or not items:
+        return [Entry(None, InputError("not a valid MatchedBatch: items must be a non-empty list", where))]
+    out: list[Entry] = []
+    for n, item in enumerate(items):
+        try:
+            out.append(Entry(doc_of_record(item, f"{where} item {n}" if where else f"item {n}"), None, n, None))
+        except InputError as exc:
+            out.append(Entry(None, exc, n, orjson.dumps(item)))
+    return out
+
+
+def doc_of_record(record: Any, where: str | None = None) -> Doc:
+    """The index document of a MatchedStory as decoded from the matched topic.
 
     Built from the JSON without validating the whole record again: the
     match stage wrote it from a valid Story, and the index's strict mapping
@@ -85,10 +132,6 @@ def doc_of_json(data: bytes | str, where: str | None = None) -> Doc:
     the request itself needs is checked here: a story with an id, a
     source, a version and a time.
     """
-    try:
-        record = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not a valid MatchedStory: not JSON ({exc})", where) from exc
     story = record.get("story") if isinstance(record, dict) else None
     if not isinstance(story, dict):
         raise InputError("not a valid MatchedStory: no story", where)

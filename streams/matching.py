@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from wirewatch.model import MatchedStory, Story, StoryMatches, utcnow
 
@@ -38,3 +38,26 @@ def match_story(
         if rule_id in subscribed:
             by_partition.setdefault(partition_of(rule_id.encode()), []).append(rule_id)
     return matched, {p: StoryMatches(story=story, matched_at=now, rules=tuple(r)) for p, r in by_partition.items()}
+
+
+T = TypeVar("T")
+
+# Below Kafka's default largest message (1 MB) with room for the envelope.
+BATCH_MAX_BYTES = 512 * 1024
+
+
+def runs(items: list[T], size: Callable[[T], int], max_items: int, max_bytes: int = BATCH_MAX_BYTES) -> list[list[T]]:
+    """`items` cut, in order, into runs of at most `max_items` and `max_bytes` (a larger item alone)."""
+    out: list[list[T]] = []
+    run: list[T] = []
+    used = 0
+    for item in items:
+        n = size(item)
+        if run and (len(run) >= max_items or used + n > max_bytes):
+            out.append(run)
+            run, used = [], 0
+        run.append(item)
+        used += n
+    if run:
+        out.append(run)
+    return out

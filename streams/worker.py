@@ -39,7 +39,8 @@ def build(settings: Settings):
     progress = keyed_table(app, "wirewatch-progress", settings.partitions, by_suffix)
     book = live_rulebook(rules)
     match_stage = MatchStage(topics, Publisher(app), rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"),
-                             subscribed=book.subscribed, partitions=settings.partitions)
+                             subscribed=book.subscribed, partitions=settings.partitions,
+                             batch_max=settings.index_batch)
     index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
     install_rules(app, rules)
     install_matching(app, topics, settings, match_stage)

@@ -148,6 +148,36 @@ class MatchedStory(_Record):
     matched_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+class MatchedBatch(_Record):
+    """Matched stories of one partition, in order, as one message of the matched topic.
+
+    The match stage sends what one batch of stories matched as a few such
+    messages rather than one per story: between two stages of one worker a
+    message costs far more to send, fetch and hand to an agent than the
+    story it carries costs to index.  A single MatchedStory is a batch of one.
+    """
+
+    items: tuple[MatchedStory, ...] = Field(min_length=1)
+
+    @staticmethod
+    def join(parts: list[bytes]) -> bytes:
+        """The JSON of a batch whose items' JSON is `parts` (each a MatchedStory.to_json())."""
+        return b'{"items":[' + b",".join(parts) + b"]}"
+
+
+def read_matched(data: bytes | str, where: str | None = None) -> list[MatchedStory]:
+    """The stories in a message of the matched topic: a MatchedBatch, or a single MatchedStory."""
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", where) from exc
+    if isinstance(doc, dict) and "items" in doc:
+        return list(MatchedBatch.from_json(data, where).items)
+    return [MatchedStory.from_json(data, where)]
+
+
 class Alert(_Record):
     """A message to send to one subscriber about one or more matches.
 

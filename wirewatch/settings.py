@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     # Worker
     web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset or 0.")
     index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
+    index_concurrency: int = Field(2, ge=1, description="Most bulk requests a worker has in flight at once (Elasticsearch indexes one while the next is sent).")
     index_batch_seconds: float = Field(0.25, gt=0, description="Longest wait to fill a bulk request (what a story may wait to be indexed when few arrive).")
-    fetch_max_bytes_per_partition: int = Field(8 * 1024 * 1024, ge=65536, description="Most bytes a worker fetches from one partition at a time.")
+    fetch_max_bytes_per_partition: int = Field(1024 * 1024, ge=65536, description="Most bytes a worker fetches from one partition at a time (larger fetches of a backlog keep its later stages waiting).")
     fetch_max_records: int = Field(5000, ge=1, description="Most messages a worker takes from Kafka in one poll.")
     stream_buffer: int = Field(16384, ge=1, description="Messages a worker holds per stream, read ahead of the agent.")
     produce_linger_ms: int = Field(5, ge=0, description="How long a worker waits to fill a produce request (throughput against latency).")

@@ -65,6 +65,22 @@ def test_tail_filters_by_rule_and_text(filled):
     assert [json.loads(line)["id"] for line in by_text.stdout.splitlines()] == ["t:3"]
 
 
+def test_tail_shows_each_story_of_a_matched_batch(filled):
+    from wirewatch.model import MatchedBatch
+
+    items = [MatchedStory(story=STORIES[0], rules=("cocoa",)), MatchedStory(story=STORIES[1], rules=("opec",)),
+             MatchedStory(story=STORIES[2])]
+    producer = kafka_clients.producer(filled, "test")
+    producer.send(filled.matched_topic, value=MatchedBatch.join([i.to_json() for i in items]))
+    producer.flush()
+    producer.close()
+    as_json = run(filled, "tail", "matched", "-b", "-e", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert [json.loads(line)["story"]["id"] for line in as_json.stdout.splitlines()] == ["t:1", "t:2", "t:3"]
+    by_rule = run(filled, "tail", "matched", "-b", "-e", "-r", "opec")
+    assert "OPEC holds output" in by_rule.stdout and "Cocoa" not in by_rule.stdout and "1 messages shown" in by_rule.stderr
+
+
 def test_tail_since_a_time(filled):
     recent = run(filled, "tail", "stories", "--since", "1h", "-e", "--json")
     assert len(recent.stdout.splitlines()) == 3

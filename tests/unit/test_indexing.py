@@ -56,3 +56,28 @@ def test_indexed_at_is_stamped_on_every_document():
     assert ops[1]["indexed_at"] == "2026-12-01T12:00:00+00:00"
     props = index_template("ix")["template"]["mappings"]["properties"]
     assert set(ops[1]) <= set(props)
+
+
+def test_a_batch_from_the_match_stage_gives_every_story_its_document_and_a_bad_one_its_own_error():
+    import orjson
+
+    from streams.indexing import entries_of_message
+    from wirewatch.model import MatchedBatch, read_matched
+
+    good = [item(1).model_copy(update={"story": item().story.model_copy(update={"id": f"s{i}"})}) for i in range(3)]
+    bad = {"story": {"id": "", "source": "w", "received": "2026-01-01"}}
+    data = MatchedBatch.join([good[0].to_json(), orjson.dumps(bad), good[1].to_json(), good[2].to_json()])
+    assert [m.story.id for m in read_matched(MatchedBatch.join([g.to_json() for g in good]))] == ["s0", "s1", "s2"]
+
+    entries = entries_of_message(data, "t.matched[1]@9")
+    assert [e.doc.id if e.doc else None for e in entries] == ["s0", None, "s1", "s2"]
+    assert [e.n for e in entries] == [0, 1, 2, 3]
+    failed = entries[1]
+    assert "t.matched[1]@9 item 1" in str(failed.error) and "story.id" in str(failed.error)
+    assert orjson.loads(failed.payload) == bad  # parked alone, as itself
+
+    # A single MatchedStory (written before batches) is still read.
+    (single,) = entries_of_message(good[0].to_json(), "t.matched[0]@1")
+    assert single.doc.id == "s0" and single.n is None
+    (empty,) = entries_of_message(b'{"items": []}', "t.matched[0]@2")
+    assert empty.doc is None and "items" in str(empty.error)

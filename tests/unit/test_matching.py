@@ -55,3 +55,13 @@ def test_by_hash_of_the_first_field_puts_a_rules_state_with_the_rule():
     whole, first = by_hash(4), by_hash(4, first_field=True)
     for rule in ("oil", "opec", "rule-000123"):
         assert first(f"{rule}\x1fdesk@example.com".encode()) == whole(rule.encode())
+
+
+def test_runs_keep_order_and_stay_within_their_count_and_size():
+    from streams.matching import runs
+
+    items = [b"x" * n for n in (10, 10, 10, 50, 10, 200, 10)]
+    cut = runs(items, len, max_items=3, max_bytes=60)
+    assert [x for run in cut for x in run] == items  # nothing lost, nothing reordered
+    assert [[len(x) for x in run] for run in cut] == [[10, 10, 10], [50, 10], [200], [10]]
+    assert runs([], len, 3) == []

@@ -95,28 +95,30 @@ def _follow(consumer, tps, end, kind, rules, grep, as_json, limit, exit_at_end) 
     while True:
         for records in consumer.poll(timeout_ms=500).values():
             for record in records:
-                lines = _render(record, kind, rules, grep, as_json)
-                if lines is None:
-                    continue
-                shown += 1
-                if as_json:
-                    sys.stdout.write(lines + "\n")
-                    sys.stdout.flush()
-                else:
-                    for line in lines:
-                        out.print(line)
-                if limit and shown >= limit:
-                    return shown
+                # A message of the matched topic carries a batch of stories: each is shown as itself.
+                for value, obj in _items(record.value, kind):
+                    lines = _render(record, value, obj, rules, grep, as_json)
+                    if lines is None:
+                        continue
+                    shown += 1
+                    if as_json:
+                        sys.stdout.write(lines + "\n")
+                        sys.stdout.flush()
+                    else:
+                        for line in lines:
+                            out.print(line)
+                    if limit and shown >= limit:
+                        return shown
         if exit_at_end and all(consumer.position(tp) >= end[tp] for tp in tps):
             return shown
 
 
 def _decode(value: bytes | None, kind: str | None):
     from wirewatch.errors import InputError
-    from wirewatch.model import DeadLetter, Match, MatchedStory, Story, StoryMatches
+    from wirewatch.model import DeadLetter, Match, MatchedBatch, MatchedStory, Story, StoryMatches
 
-    types = {"stories": [Story], "matched": [MatchedStory], "matches": [StoryMatches, Match], "deadletter": [DeadLetter]}.get(
-        kind or "", [StoryMatches, Match, MatchedStory, DeadLetter, Story]
+    types = {"stories": [Story], "matched": [MatchedBatch, MatchedStory], "matches": [StoryMatches, Match], "deadletter": [DeadLetter]}.get(
+        kind or "", [StoryMatches, Match, MatchedBatch, MatchedStory, DeadLetter, Story]
     )
     if value is None:
         return None
@@ -128,11 +130,19 @@ def _decode(value: bytes | None, kind: str | None):
     return None
 
 
-def _render(record, kind, rules, grep, as_json):
+def _items(value: bytes | None, kind: str | None) -> list[tuple[bytes | None, object]]:
+    """The records a message holds, each with its own JSON: one, or a batch's stories."""
+    from wirewatch.model import MatchedBatch
+
+    obj = _decode(value, kind)
+    if isinstance(obj, MatchedBatch):
+        return [(item.to_json(), item) for item in obj.items]
+    return [(value, obj)]
+
+
+def _render(record, value, obj, rules, grep, as_json):
     from wirewatch import display
     from wirewatch.model import DeadLetter, Match, MatchedStory, Story, StoryMatches
-
-    obj = _decode(record.value, kind)
     if rules:
         if isinstance(obj, Match) and obj.rule_id not in rules:
             return None
@@ -144,13 +154,13 @@ def _render(record, kind, rules, grep, as_json):
             return None
     if grep:
         story = getattr(obj, "story", obj) if isinstance(obj, (Match, MatchedStory, StoryMatches, Story)) else None
-        haystack = f"{story.title}\n{story.body}" if story else (record.value or b"").decode("utf-8", "replace")
+        haystack = f"{story.title}\n{story.body}" if story else (value or b"").decode("utf-8", "replace")
         if grep.casefold() not in haystack.casefold():
             return None
     if as_json:
-        if record.value is None:
+        if value is None:
             return json.dumps({"key": record.key.decode("utf-8", "replace") if record.key else None, "value": None})
-        return record.value.decode("utf-8", "replace")
+        return value.decode("utf-8", "replace")
     if isinstance(obj, Match):
         lines = display.match_lines(obj, grep)
     elif isinstance(obj, StoryMatches):
@@ -164,6 +174,6 @@ def _render(record, kind, rules, grep, as_json):
     else:
         from rich.text import Text
 
-        raw = "(tombstone)" if record.value is None else record.value.decode("utf-8", "replace")
+        raw = "(tombstone)" if value is None else value.decode("utf-8", "replace")
         lines = [Text(raw[:500])]
     return lines + [display.origin(record.topic, record.partition, record.offset, record.key)]

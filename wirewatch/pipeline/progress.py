@@ -36,6 +36,8 @@ class Raw:
     key: bytes | None
     value: bytes | None
     timestamp: float | None = None
+    # One story of a message that carries several: its place there.
+    item: int | None = None
 
     @classmethod
     def of(cls, event: Any) -> "Raw":
@@ -44,7 +46,8 @@ class Raw:
         return cls(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
 
     def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
+        at = f"{self.topic}[{self.partition}]@{self.offset}"
+        return at if self.item is None else f"{at} item {self.item}"
 
 
 def key_of(topic: str, partition: int) -> bytes:
