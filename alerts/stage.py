@@ -538,7 +538,7 @@ class AlertStage:
         log.info("alerts: sent alert=%s rule=%s kind=%s stories=%s channel=%s target=%s attempts=%d",
                  alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, attempts)
         # Make "delivered" durable at once: until it is, a crash would send again.
-        await self.app.producer.flush()
+        await self.delivered.written(key)
 
     async def _dead(self, key: bytes, entry: dict, alert: Alert, error: WireWatchError, attempts: int) -> None:
         reason = str(error)
@@ -555,7 +555,7 @@ class AlertStage:
         log.error("alerts: FAILED alert=%s rule=%s kind=%s stories=%s channel=%s target=%s: %s (parked on %s)",
                   alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, reason,
                   self.settings.deadletter_topic)
-        await self.app.producer.flush()
+        await self.delivered.written(key)
 
     # ------------------------------------------------------------ upkeep
 

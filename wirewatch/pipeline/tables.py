@@ -61,4 +61,17 @@ def keyed_table(app: Any, name: str, partitions: int, partition_of: PartitionOf)
         def partition_for_key(self, key: Any) -> int:
             return partition_of(bytes(key))
 
+        def send_changelog(self, partition, key, value, *args: Any, **kwargs: Any):
+            sent = super().send_changelog(partition, key, value, *args, **kwargs)
+            waiting = self.__dict__.setdefault("_unacked", {})
+            waiting[key] = sent
+            sent.add_done_callback(lambda _f, key=key: waiting.pop(key, None) if waiting.get(key) is sent else None)
+            return sent
+
+        async def written(self, key: Any) -> None:
+            """Wait until the last change to `key` is on Kafka (not everything the producer holds, as a flush would)."""
+            sent = self.__dict__.get("_unacked", {}).get(key)
+            if sent is not None:
+                await sent
+
     return app.tables.add(KeyedTable(app=app, name=name, partitions=partitions, key_type=bytes, value_type=None))
