@@ -20,8 +20,20 @@ from pathlib import Path
 class MailSink:
     """An aiosmtpd handler."""
 
-    def __init__(self, maildir: Path | None = None, on_message: Callable[[EmailMessage, list[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        maildir: Path | None = None,
+        on_message: Callable[[EmailMessage, list[str]], None] | None = None,
+        keep: bool = True,
+    ) -> None:
+        """`keep`: hold every message in memory, parsed whole, for `received`.
+
+        Without it (a long-running sink with a maildir) only the headers are
+        parsed, for `on_message`: parsing every body costs the sink more than
+        a worker spends deciding and sending the alert.
+        """
         self.messages: list[tuple[EmailMessage, list[str]]] = []
+        self.keep = keep
         self.refuse: dict[str, str] = {}
         self.on_message = on_message
         self._lock = threading.Lock()
@@ -35,9 +47,10 @@ class MailSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        msg = BytesParser(policy=policy.default).parsebytes(envelope.content, headersonly=not self.keep)
         with self._lock:
-            self.messages.append((msg, list(envelope.rcpt_tos)))
+            if self.keep:
+                self.messages.append((msg, list(envelope.rcpt_tos)))
             if self._maildir is not None:
                 self._maildir.add(envelope.content)
         if self.on_message:

@@ -121,7 +121,7 @@ def smtp_sink(
     def show(msg, rcpts) -> None:
         console.print(f"[green]mail[/] to {', '.join(rcpts)}: {msg['Subject']}", markup=True, highlight=False)
 
-    sink = smtpsink.MailSink(maildir=maildir, on_message=show)
+    sink = smtpsink.MailSink(maildir=maildir, on_message=show, keep=False)
     with friendly_errors():
         try:
             controller = smtpsink.start(sink, host=host, port=port)
