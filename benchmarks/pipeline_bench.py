@@ -209,8 +209,11 @@ class MailServer:
         return out
 
     def clear(self) -> None:
-        for sub in ("new", "cur", "tmp"):
-            shutil.rmtree(self.maildir / sub, ignore_errors=True)
+        # The files only: the sink writes through tmp/ into new/, and without
+        # those folders every message after this would be refused.
+        for sub in ("new", "cur"):
+            for path in (self.maildir / sub).glob("*"):
+                path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -582,6 +585,7 @@ def main() -> None:
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--seed", type=int, default=21578)
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--keep", action="store_true", help="keep the run folders (worker logs, rules files) and say where")
     ap.add_argument("--rules-format", choices=["jsonl", "yaml"], default="jsonl", help="how the rules file is written (default: %(default)s)")
     args = ap.parse_args()
     global RULES_FORMAT
@@ -621,7 +625,10 @@ def main() -> None:
     print(report(drains, paced_rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"drains": drains, "paced": paced_rows}, indent=1, default=str))
-    shutil.rmtree(home, ignore_errors=True)
+    if args.keep:
+        log(f"run folders kept in {home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _free_port() -> int:
