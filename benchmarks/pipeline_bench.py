@@ -585,6 +585,8 @@ def main() -> None:
     ap.add_argument("--corpus", help="corpus folder (default: WIREWATCH_CORPUS_DIR or ../shared/corpus)")
     ap.add_argument("--seed", type=int, default=21578)
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--engine", choices=["auto", "python"], default="auto",
+                    help="the workers' matcher: auto (the compiled core when built) or python (pure Python)")
     ap.add_argument("--keep", action="store_true", help="keep the run folders (worker logs, rules files) and say where")
     ap.add_argument("--rules-format", choices=["jsonl", "yaml"], default="jsonl", help="how the rules file is written (default: %(default)s)")
     args = ap.parse_args()
@@ -608,7 +610,11 @@ def main() -> None:
         stories = stories[: args.limit]
 
     home = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
-    base = Settings().model_copy(update={"smtp_port": _free_port(), "log_level": "warning"})
+    base = Settings().model_copy(update={"smtp_port": _free_port(), "log_level": "warning", "matcher_engine": args.engine})
+    from wirewatch.query import native
+
+    engine = "python" if args.engine == "python" or not native.available() else "native (compiled core)"
+    log(f"matcher engine: {engine}")
     mail = MailServer(base, home / "mail")
     drains, paced_rows = [], []
     try:
@@ -622,6 +628,7 @@ def main() -> None:
             paced_rows.append(paced(base, home, stories, all_rules[:n], args.paced_subscribed, rate, args.paced_seconds, mail))
     finally:
         mail.stop()
+    print(f"matcher engine: {engine}\n")
     print(report(drains, paced_rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"drains": drains, "paced": paced_rows}, indent=1, default=str))

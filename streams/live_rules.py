@@ -31,7 +31,8 @@ class LiveRules:
     def __init__(self, settings: Settings, on_problem: ProblemHandler | None = None) -> None:
         self.settings = settings
         self.topic = settings.rules_topic
-        self.matcher = Matcher()
+        self.engine = None if settings.matcher_engine == "auto" else settings.matcher_engine
+        self.matcher = Matcher(self.engine)
         self.rules: dict[str, Rule] = {}
         self.ready = asyncio.Event()
         self._on_problem = on_problem
@@ -84,7 +85,7 @@ class LiveRules:
         bad: list = []
 
         def build() -> Matcher:
-            matcher = Matcher.from_rules((rule for rule, _ in initial.values()), on_error=bad.append)
+            matcher = Matcher.from_rules((rule for rule, _ in initial.values()), on_error=bad.append, engine=self.engine)
             for error in bad:
                 initial.pop(error.rule_id, None)
             rules = {rule_id: rule for rule_id, (rule, _) in initial.items()}

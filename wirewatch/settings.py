@@ -9,6 +9,7 @@ bootstrap and pass the object on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(
         120.0, gt=0, description="How long a producer of stories keeps trying to get a story acknowledged before it reports it unsent."
     )
+    matcher_engine: Literal["auto", "native", "python"] = Field("auto", description="Which index decides matches: the compiled core (native) when built, else pure Python; `python` forces the pure-Python one.")
     match_batch: int = Field(500, ge=1, description="Most stories the match stage takes from Kafka at once.")
     match_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of stories to match.")
     alerts_batch: int = Field(500, ge=1, description="Most matches the alert stage decides at once (one flush to Kafka per batch).")
