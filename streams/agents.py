@@ -145,7 +145,7 @@ class IndexStage:
             for raw in await self.guard.fill(raws):
                 for entry in entries_of_message(raw.value or b"", raw.where()):
                     # A story of a batch is parked, and its document written, as itself.
-                    each = raw if entry.n is None else replace(raw, item=entry.n, value=entry.payload)
+                    each = raw if entry.n is None else replace(raw, item=entry.n, value=entry.payload, key=entry.key)
                     if entry.doc is not None:
                         pending.append((entry.doc, each))
                     elif entry.error is not None:

@@ -91,9 +91,11 @@ class Entry(NamedTuple):
     doc: Doc | None
     error: InputError | None
     # Its place in a batch (None: the message is a single story), and its
-    # JSON, to park it alone.
+    # JSON, to park it alone (Elasticsearch may still refuse a document).
     n: int | None = None
     payload: bytes | None = None
+    # The story id, as the key of a dead letter, when the item has one.
+    key: bytes | None = None
 
 
 def entries_of_message(data: bytes | str, where: str | None = None) -> list[Entry]:
@@ -116,11 +118,18 @@ def entries_of_message(data: bytes | str, where: str | None = None) -> list[Entr
         return [Entry(None, InputError("not a valid MatchedBatch: items must be a non-empty list", where))]
     out: list[Entry] = []
     for n, item in enumerate(items):
+        key = _story_key(item)
         try:
-            out.append(Entry(doc_of_record(item, f"{where} item {n}" if where else f"item {n}"), None, n, None))
+            out.append(Entry(doc_of_record(item, f"{where} item {n}" if where else f"item {n}"), None, n, orjson.dumps(item), key))
         except InputError as exc:
-            out.append(Entry(None, exc, n, orjson.dumps(item)))
+            out.append(Entry(None, exc, n, orjson.dumps(item), key))
     return out
+
+
+def _story_key(item: Any) -> bytes | None:
+    story = item.get("story") if isinstance(item, dict) else None
+    story_id = story.get("id") if isinstance(story, dict) else None
+    return story_id.encode() if isinstance(story_id, str) and story_id else None
 
 
 def doc_of_record(record: Any, where: str | None = None) -> Doc:

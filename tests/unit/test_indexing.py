@@ -75,6 +75,8 @@ def test_a_batch_from_the_match_stage_gives_every_story_its_document_and_a_bad_o
     failed = entries[1]
     assert "t.matched[1]@9 item 1" in str(failed.error) and "story.id" in str(failed.error)
     assert orjson.loads(failed.payload) == bad  # parked alone, as itself
+    assert orjson.loads(entries[2].payload)["story"]["id"] == "s1"  # and so is one Elasticsearch refuses
+    assert entries[2].key == b"s1" and failed.key is None  # the story id keys its dead letter
 
     # A single MatchedStory (written before batches) is still read.
     (single,) = entries_of_message(good[0].to_json(), "t.matched[0]@1")
