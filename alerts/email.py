@@ -104,9 +104,8 @@ class EmailSender:
 
     async def send(self, content: EmailContent, to: str, alert_id: str, rule_id: str, kind: str = "instant",
                    stories: tuple[str, ...] = ()) -> None:
-        # Built in the sending thread too: the email package is slow enough
-        # (milliseconds a message) to hold up the stages sharing the event loop.
-        await asyncio.to_thread(lambda: self.send_message(self.message(content, to, alert_id, rule_id, kind, stories)))
+        msg = self.message(content, to, alert_id, rule_id, kind, stories)
+        await asyncio.to_thread(self.send_message, msg)
 
 
 @functools.cache
