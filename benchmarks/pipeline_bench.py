@@ -480,7 +480,8 @@ def paced(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
           seconds: float, mail: MailServer) -> dict:
     from elasticsearch.helpers import scan
 
-    count = int(rate * seconds)
+    # The corpus is the most a paced run can send (30 s at 1,000/s wants more).
+    count = min(int(rate * seconds), len(stories))
     batch = stories[:count]
     row: dict = {"rate": rate, "rules": len(rules), "subscribed": share, "stories": count}
     run = new_run(base, home, f"paced-{int(rate)}")
