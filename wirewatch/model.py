@@ -165,19 +165,6 @@ class MatchedBatch(_Record):
         return b'{"items":[' + b",".join(parts) + b"]}"
 
 
-def read_matched(data: bytes | str, where: str | None = None) -> list[MatchedStory]:
-    """The stories in a message of the matched topic: a MatchedBatch, or a single MatchedStory."""
-    import orjson
-
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", where) from exc
-    if isinstance(doc, dict) and "items" in doc:
-        return list(MatchedBatch.from_json(data, where).items)
-    return [MatchedStory.from_json(data, where)]
-
-
 class Alert(_Record):
     """A message to send to one subscriber about one or more matches.
 

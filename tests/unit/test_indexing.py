@@ -62,12 +62,12 @@ def test_a_batch_from_the_match_stage_gives_every_story_its_document_and_a_bad_o
     import orjson
 
     from streams.indexing import entries_of_message
-    from wirewatch.model import MatchedBatch, read_matched
+    from wirewatch.model import MatchedBatch
 
     good = [item(1).model_copy(update={"story": item().story.model_copy(update={"id": f"s{i}"})}) for i in range(3)]
     bad = {"story": {"id": "", "source": "w", "received": "2026-01-01"}}
     data = MatchedBatch.join([good[0].to_json(), orjson.dumps(bad), good[1].to_json(), good[2].to_json()])
-    assert [m.story.id for m in read_matched(MatchedBatch.join([g.to_json() for g in good]))] == ["s0", "s1", "s2"]
+    assert [m.story.id for m in MatchedBatch.from_json(MatchedBatch.join([g.to_json() for g in good])).items] == ["s0", "s1", "s2"]
 
     entries = entries_of_message(data, "t.matched[1]@9")
     assert [e.doc.id if e.doc else None for e in entries] == ["s0", None, "s1", "s2"]
