@@ -36,6 +36,9 @@ class Mailbox(BaseModel):
     # Flood window of instant alerts.
     window_start: float | None = None
     window_sent: int = 0
+    # The stories those were about (at most the window's `max`): a match
+    # decided again after a crash gets its alert again, not a second one.
+    window_ids: list[str] = []
     # Matches held back by flood control in the current window.
     held: int = 0
     held_items: list[dict] = []
@@ -62,21 +65,36 @@ def route(sub: Subscription, urgency: int | None, now: float) -> Route:
     return "digest" if sub.mode == "digest" else "instant"
 
 
-def admit(box: Mailbox, realert: Realert | None, now: float) -> bool:
-    """Count an instant alert against the flood window; False if it must be held."""
+def admit(box: Mailbox, realert: Realert | None, now: float, story_id: str | None = None) -> bool:
+    """Count an instant alert against the flood window; False if it must be held.
+
+    A story already alerted in this window is admitted again without being
+    counted: its match came a second time (the mailbox reached Kafka before
+    the worker died, the record that the match was handled did not), and it
+    must become the same alert (the same id, sent once), not a held match
+    listed in a summary as well.
+    """
     if realert is None:
         return True
     if box.window_start is None or now >= box.window_start + realert.seconds:
         box.window_start = now
         box.window_sent = 0
+        box.window_ids = []
+    if story_id is not None and story_id in box.window_ids:
+        return True
     if box.window_sent < realert.max:
         box.window_sent += 1
+        if story_id is not None:
+            box.window_ids.append(story_id)
         return True
     return False
 
 
 def hold(box: Mailbox, item: dict, cap: int) -> None:
-    """Keep a held match for the summary (up to `cap` listed, all counted)."""
+    """Keep a held match for the summary (up to `cap` listed, all counted); a listed story held again is not added."""
+    story_id = (item.get("story") or {}).get("id")
+    if story_id is not None and any((i.get("story") or {}).get("id") == story_id for i in box.held_items):
+        return
     box.held += 1
     if len(box.held_items) < cap:
         box.held_items.append(item)

@@ -376,7 +376,7 @@ class AlertStage:
             box_key = self._box_key(rule.rule_id, sub)
             box = self._load_box(box_key)
             if policy.route(sub, story.urgency, now) == "instant":
-                if policy.admit(box, rule.realert, now):
+                if policy.admit(box, rule.realert, now, story.id):
                     alert_id = policy.alert_id("instant", rule.rule_id, sub.key, story.id)
                     # On Kafka by the batch's flush, before the match counts as handled.
                     await self._emit(self._alert("instant", rule, sub, (as_shown(),), 0, alert_id, now), wait=False)

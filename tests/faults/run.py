@@ -34,14 +34,15 @@ console = Console(stderr=True)
 def table(results: list[Figures]) -> Table:
     t = Table(title="WireWatch under faults", title_justify="left")
     for header in ("scenario", "stories", "indexed", "indexed twice", "stories parked", "stories lost", "alerts expected",
-                   "decided", "delivered", "delivered twice", "alerts parked", "alerts lost", "recovery s"):
+                   "decided", "delivered", "delivered twice", "resent in the crash window", "alerts parked", "alerts lost",
+                   "recovery s"):
         t.add_column(header, justify="left" if header == "scenario" else "right")
     for f in results:
         mark = "" if f.clean else " ✗"
         t.add_row(
             f.scenario + mark, f"{f.stories:,}" + (f" +{f.malformed:,} bad" if f.malformed else ""), f"{f.indexed:,}",
             str(f.written_twice), str(f.stories_parked), str(f.stories_lost), f"{f.alerts_expected:,}", f"{f.alerts_decided:,}",
-            f"{f.delivered:,}", str(f.delivered_twice), str(f.alerts_parked), str(f.alerts_lost),
+            f"{f.delivered:,}", str(f.delivered_twice), str(f.resent), str(f.alerts_parked), str(f.alerts_lost),
             "—" if f.recovery_s is None else f"{f.recovery_s:.1f}",
         )
     return t

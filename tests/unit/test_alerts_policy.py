@@ -121,3 +121,22 @@ def test_alert_ids_are_stable_and_distinct():
 def test_memory_is_forgotten_after_its_days():
     assert not policy.forgotten(T0, T0 + 29 * 86400, memory_days=30)
     assert policy.forgotten(T0, T0 + 31 * 86400, memory_days=30)
+
+
+def test_a_match_decided_again_after_a_crash_is_the_same_alert_not_a_held_one():
+    # The mailbox reached Kafka with the window full, the "handled" record did
+    # not: the story that filled the window comes again.
+    realert = Realert(max=2, minutes=60)
+    box = Mailbox()
+    assert policy.admit(box, realert, 0.0, "s1") and policy.admit(box, realert, 1.0, "s2")
+    assert not policy.admit(box, realert, 2.0, "s3")
+    assert policy.admit(box, realert, 3.0, "s2")  # again: admitted, not counted
+    assert box.window_sent == 2 and box.window_ids == ["s1", "s2"]
+    assert not policy.admit(box, realert, 4.0, "s4")
+    # A held story held again is listed once.
+    item = {"story": {"id": "s3"}, "rule_id": "r"}
+    policy.hold(box, item, 50)
+    policy.hold(box, item, 50)
+    assert box.held == 1 and len(box.held_items) == 1
+    # A new window forgets the old one's stories.
+    assert policy.admit(box, realert, 3601.0, "s1") and box.window_ids == ["s1"]
