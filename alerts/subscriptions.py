@@ -162,6 +162,9 @@ class Realert(BaseModel):
         return self.minutes * 60.0
 
 
+_DEFAULT_REALERT = Realert()
+
+
 @dataclass(frozen=True)
 class RuleAlerting:
     """Everything the alert stage needs to know about one rule."""
@@ -237,13 +240,16 @@ def alerting_of(rule_id: str, raw: Mapping[str, Any]) -> tuple[RuleAlerting | No
             seen[sub.key] = number
             subscribers.append(sub)
 
-    realert: Realert | None = Realert()
+    # Most rules of a large set say nothing of flood control: share one default.
+    realert: Realert | None = _DEFAULT_REALERT
     raw_realert = raw.get("realert", {})
     if raw_realert is False:
         realert = None
-    elif raw_realert is None or isinstance(raw_realert, Mapping):
+    elif raw_realert is None or (isinstance(raw_realert, Mapping) and not raw_realert):
+        pass
+    elif isinstance(raw_realert, Mapping):
         try:
-            realert = Realert.model_validate(raw_realert or {})
+            realert = Realert.model_validate(raw_realert)
         except ValidationError as exc:
             for message in _messages(exc):
                 problem(f"realert: {message}")

@@ -47,14 +47,18 @@ class Rule:
 
         The query is not parsed here; `wirewatch.query.parse` does that.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise InputError(f"a rule must be a mapping with id and query, not {type(data).__name__}", where)
-        rule_id = _text(data.get("id"), "id", where)
-        query = _text(data.get("query"), "query", where, rule_id)
+        rule_id = data.get("id")
+        if type(rule_id) is not str or not rule_id.strip():
+            rule_id = _text(rule_id, "id", where)
+        query = data.get("query")
+        if type(query) is not str or not query.strip():
+            query = _text(query, "query", where, rule_id)
         name = data.get("name")
         if name is not None and not isinstance(name, str):
             name = str(name)
-        extra = {k: v for k, v in data.items() if k not in _KNOWN}
+        extra = {k: v for k, v in data.items() if k not in _KNOWN} if len(data) > 2 else {}
         return cls(rule_id, query, name, extra)
 
     @classmethod

@@ -32,17 +32,17 @@ def apply_rules_file(s, path: Path, prune: bool = True):
 
 def _apply(s, path: Path, prune: bool):
     """The change published and the rules live after it."""
-    from producers.rules_topic import publish, read_live
+    from producers.rules_topic import publish, read_published
     from wirewatch import topics
     from wirewatch.errors import ConfigError
 
     topics.ensure(s, [s.rules_topic])
-    live, _ = read_live(s)
-    rules, problems = load_checked(path, needs_check=lambda rule: live.get(rule.id) != rule)
+    live = read_published(s)
+    rules, problems = load_checked(path, needs_check=lambda rule: not live.same(rule))
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{problems_text(path, problems)}")
     change = publish(s, rules, prune, live=live)
-    now_live = rules if prune else list({**live, **{r.id: r for r in rules}}.values())
+    now_live = rules if prune else list({**live.rules()[0], **{r.id: r for r in rules}}.values())
     return change, now_live
 
 
@@ -81,7 +81,7 @@ def apply(
     Kibana saved objects (a saved search per live rule, the dashboard) are imported again
     afterwards; a Kibana that fails is a warning, not a failed apply.
     """
-    from producers.rules_topic import diff, read_live
+    from producers.rules_topic import diff, read_published
 
     s = settings()
     with friendly_errors():
@@ -89,7 +89,7 @@ def apply(
             rules, problems = load_checked(path)
             if problems:
                 console.print(problems_text(path, problems), markup=False, soft_wrap=True)
-            live, _ = read_live(s)
+            live = read_published(s)
             change = diff(live, rules, prune)
         else:
             change, now_live = _apply(s, path, prune)

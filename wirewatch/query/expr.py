@@ -56,6 +56,8 @@ class Leaf:
         return " " + " ".join(self.tokens) + " "
 
     def scoped(self, field_: Field | None) -> "Leaf":
+        if field_ == self.field:
+            return self
         return Leaf(self.tokens, self.prefix, field_, self.column)
 
     def __str__(self) -> str:

@@ -61,7 +61,12 @@ def is_token_char(ch: str) -> bool:
 
 
 def has_letter_or_digit(toks: list[str] | tuple[str, ...]) -> bool:
-    return any(ch.isalnum() for tok in toks for ch in tok)
+    # A token is a run of word characters and marks without "_": an ASCII one
+    # is all letters and digits, so only others need a look at each character.
+    for tok in toks:
+        if tok.isascii() or any(ch.isalnum() for ch in tok):
+            return True
+    return False
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
@@ -124,7 +129,7 @@ def _guess(text: str, norm: str, toks: list[str]) -> list[tuple[str, int, int]]:
     return out
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def query_tokens(word: str) -> tuple[str, ...]:
     """Tokens of a word or phrase written in a query (cached: rules repeat words)."""
     return tuple(tokens(word))
