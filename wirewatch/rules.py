@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from .errors import InputError, QueryError, RuleError
+from .gcpause import collector_paused
 
 _KNOWN = ("id", "query", "name")
 
@@ -105,6 +106,13 @@ def load_rules(
     `needs_check` picks the rules whose query and keys are checked (default:
     all), so that publishing a large set checks only what changed.
     """
+    with collector_paused():
+        return _load_rules(path, check, needs_check)
+
+
+def _load_rules(
+    path: str | Path, check: RuleCheck | None, needs_check: Callable[[Rule], bool] | None
+) -> tuple[list[Rule], list[RuleError]]:
     from .query import parse
 
     path = Path(path)

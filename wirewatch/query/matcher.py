@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import QueryError, RuleError
+from ..gcpause import collector_paused
 from ..model import Hit
 from . import native
 from .evaluate import StoryView, witnesses
@@ -89,21 +90,34 @@ class Matcher:
         """
         m = cls(engine)
         items = rules.items() if isinstance(rules, Mapping) else rules
+        with collector_paused():
+            m._add_all(items, on_error)
+        m.compact()
+        return m
+
+    def _add_all(self, items: Iterable[RuleLike], on_error: Callable[[RuleError], None] | None) -> None:
+        # Every rule is compiled first and then all go into the index: the
+        # same work interleaved rule by rule took a quarter longer at 100,000
+        # rules (the index's tables and the parser's objects crowd each other
+        # out of the caches).
+        compiled: dict[str, CompiledRule] = {}
         for item in items:
             rule_id, query = (item.id, item.query) if hasattr(item, "query") else item
             try:
-                if rule_id in m:
+                if not isinstance(rule_id, str):
+                    raise TypeError(f"a rule id is a string, not {type(rule_id).__name__}")
+                if rule_id in compiled or rule_id in self:
                     raise RuleError(rule_id, "another rule has the same id")
                 try:
-                    m.add(rule_id, query)
+                    compiled[rule_id] = compile_rule(query)
                 except QueryError as exc:
                     raise RuleError(rule_id, f"invalid query: {exc}") from exc
             except RuleError as exc:
                 if on_error is None:
                     raise
                 on_error(exc)
-        m.compact()
-        return m
+        self._index.add_all([(rule_id, rule.nnf) for rule_id, rule in compiled.items()])
+        self._rules.update(compiled)
 
     def compact(self) -> None:
         """Lay the index out again after a bulk load (fewer cache misses; not needed for correctness)."""

@@ -139,6 +139,12 @@ class NativeIndex:
         sort_key = rule_id.encode("utf-8", "surrogatepass")
         self._slot[rule_id] = self._core.add(rule_id, sort_key, *rule_spec(nnf))
 
+    def add_all(self, rules: list[tuple[str, Expr]]) -> None:
+        """Add rules that are not in the index yet: (id, negation normal form) pairs."""
+        specs = [rule_spec(nnf) for _, nnf in rules]
+        for (rule_id, _), spec in zip(rules, specs):
+            self._slot[rule_id] = self._core.add(rule_id, rule_id.encode("utf-8", "surrogatepass"), *spec)
+
     def remove(self, rule_id: str) -> None:
         self._core.remove(self._slot.pop(rule_id))
 

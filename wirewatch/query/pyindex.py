@@ -336,6 +336,11 @@ class PythonIndex:
         for pattern in compiled.patterns:
             self._patterns.add(pattern)
 
+    def add_all(self, rules: list[tuple[str, Expr]]) -> None:
+        """Add rules that are not in the index yet: (id, negation normal form) pairs."""
+        for rule_id, nnf in rules:
+            self.add(rule_id, nnf)
+
     def remove(self, rule_id: str) -> None:
         """Remove a rule that is in the index."""
         compiled = self._rules.pop(rule_id)
