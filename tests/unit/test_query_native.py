@@ -229,3 +229,13 @@ def test_a_malformed_rule_is_refused(leaves, nears, program, anchors, decide):
     with pytest.raises(ValueError, match="malformed rule"):
         core.add("x", b"x", leaves, nears, program, anchors, decide)
     assert core.stats()[:2] == (0, 0)
+
+
+@needs_native
+def test_murmur2_is_kafkas_key_hash():
+    from aiokafka.partitioner import murmur2
+
+    rng = random.Random(7)
+    keys = [bytes(rng.randrange(256) for _ in range(n)) for n in range(40) for _ in range(50)]
+    keys += [f"rule-{i:06d}".encode() for i in range(2000)] + ["règle-é".encode()]
+    assert [native.murmur2(k) for k in keys] == [murmur2(k) for k in keys]

@@ -31,7 +31,12 @@ def by_hash(partitions: int, first_field: bool = False) -> PartitionOf:
     With `first_field`, of the key's first field (up to the separator): so
     that `rule<SEP>anything` lives where messages keyed by the rule id do.
     """
-    from aiokafka.partitioner import murmur2
+    from wirewatch.query import native
+
+    if native.murmur2 is not None:
+        murmur2 = native.murmur2
+    else:
+        from aiokafka.partitioner import murmur2
 
     sep = SEP.encode()
 

@@ -40,6 +40,10 @@ def available() -> bool:
     return _native is not None
 
 
+# Kafka's key hash (for a key's partition), compiled; None when the core is not built.
+murmur2: Callable[[bytes], int] | None = _native.murmur2 if _native is not None else None
+
+
 LeafSpec = tuple[int, list[str], int]
 NearSpec = tuple[list[int], list[int], int]
 RuleSpec = tuple[list[LeafSpec], list[NearSpec], list[int], list[int], tuple[int, int, int]]
