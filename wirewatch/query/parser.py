@@ -170,11 +170,14 @@ class _Parser:
         self.toks = toks
         self.q = query
         self.i = 0
+        self.tok: _Tok = toks[0]
         self.depth = 0
 
-    @property
-    def tok(self) -> _Tok:
-        return self.toks[self.i]
+    def _advance(self) -> None:
+        # The current token is an attribute, not a property: it is read about
+        # twenty times per query.
+        self.i += 1
+        self.tok = self.toks[self.i]
 
     def error(self, message: str, column: int) -> QueryError:
         return QueryError(message, column, self.q)
@@ -193,7 +196,7 @@ class _Parser:
         parts = [self._and(field)]
         while self.tok.kind == "OR":
             op = self.tok
-            self.i += 1
+            self._advance()
             self._need_operand(op, "after")
             parts.append(self._and(field))
         return parts[0] if len(parts) == 1 else Or(_flatten(parts, Or))
@@ -204,7 +207,7 @@ class _Parser:
         while True:
             if self.tok.kind == "AND":
                 op = self.tok
-                self.i += 1
+                self._advance()
                 self._need_operand(op, "after")
             elif self.tok.kind not in _STARTS_UNARY:
                 break
@@ -234,7 +237,7 @@ class _Parser:
     def _unary(self, field: str | None) -> Expr:
         if self.tok.kind == "NOT":
             op = self.tok
-            self.i += 1
+            self._advance()
             if self.tok.kind not in _STARTS_UNARY:
                 raise self.error(f"{'NOT' if op.text == 'NOT' else '-'} has nothing after it", op.column)
             self._deeper(op)
@@ -249,7 +252,7 @@ class _Parser:
         if self.tok.kind != "NEAR":
             return left
         op = self.tok
-        self.i += 1
+        self._advance()
         left_leaves = _near_side(left)
         if left_leaves is None:
             raise self.error(_NEAR_OPERAND, start.column)
@@ -271,7 +274,7 @@ class _Parser:
         if tok.kind == "FIELD":
             if field is not None:
                 raise self.error("a field scope inside a field scope", tok.column)
-            self.i += 1
+            self._advance()
             if self.tok.kind not in ("WORD", "PHRASE", "LP"):
                 if self.tok.kind == "FIELD":
                     raise self.error("a field scope inside a field scope", self.tok.column)
@@ -282,11 +285,11 @@ class _Parser:
     def _scoped(self, field: str | None) -> Expr:
         tok = self.tok
         if tok.kind in ("WORD", "PHRASE"):
-            self.i += 1
+            self._advance()
             assert tok.leaf is not None
             return tok.leaf.scoped(field)
         if tok.kind == "LP":
-            self.i += 1
+            self._advance()
             if self.tok.kind == "RP":
                 raise self.error("empty group: () holds nothing", tok.column)
             if self.tok.kind == "END":
@@ -296,7 +299,7 @@ class _Parser:
             self.depth -= 1
             if self.tok.kind != "RP":
                 raise self.error("unbalanced parenthesis: this ( is never closed", tok.column)
-            self.i += 1
+            self._advance()
             return inner
         raise self._unexpected(tok)
 
