@@ -41,10 +41,12 @@ class StorySink:
             request_timeout_ms=min(30_000, max(500, int(settings.delivery_timeout_seconds * 500))),
         )
 
-    def send(self, story: Story) -> None:
+    def send(self, story: Story):
+        """Queue one story; the returned future settles when Kafka acknowledged it or gave up."""
         future = self._producer.send(self.topic, key=story.id.encode(), value=story.to_json())
         future.add_callback(self._ok)
         future.add_errback(self._failed, story)
+        return future
 
     def send_raw(self, key: bytes | None, value: bytes, wait: bool = True) -> None:
         """Send bytes as they are (used to test how workers treat bad input); `wait=False`: `flush` waits."""

@@ -1,0 +1,103 @@
+"""Stories to Kafka from the event loop: kafka-python's producer, its acknowledgements as awaitables.
+
+The producer is built in a thread and built again while Kafka cannot be
+reached, so ingest starts and keeps running with Kafka down: sends then fail
+at once with ServiceUnavailable (a push answers 503, a feed or a file is
+tried again later) instead of piling up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from wirewatch.errors import ServiceUnavailable
+from wirewatch.model import Story
+from wirewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+        self._sink = None
+        self._problem = "not connected yet"
+        self._connecting: asyncio.Task | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._sink is not None
+
+    @property
+    def problem(self) -> str:
+        return self._problem
+
+    async def connect(self) -> bool:
+        """Build the producer (and make sure the topic exists); False, with `problem` set, when Kafka cannot be reached."""
+        if self._sink is not None:
+            return True
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(asyncio.to_thread(self._build))
+        try:
+            await asyncio.shield(self._connecting)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach Kafka is the same story
+            self._problem = str(exc)
+            return False
+        return self._sink is not None
+
+    def _build(self) -> None:
+        from producers.kafka_sink import StorySink
+        from wirewatch import topics
+
+        topics.ensure(self.settings, [self.topic])
+        sink = StorySink(self.settings, self.topic)
+        self._sink = sink
+        self._problem = ""
+        log.info("connected to Kafka at %s, sending to %s", self.settings.kafka_bootstrap, self.topic)
+
+    async def send(self, story: Story):
+        """Send one story; returns its RecordMetadata once Kafka acknowledged it, raises ServiceUnavailable otherwise."""
+        if self._sink is None:
+            # Never wait here for a connection attempt (up to the bootstrap
+            # timeout): the caller decides whether to try again later.
+            if self._connecting is None or self._connecting.done():
+                asyncio.ensure_future(self.connect())
+            raise ServiceUnavailable(f"Kafka at {self.settings.kafka_bootstrap} is not reachable: {self._problem}")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+
+        def ok(metadata) -> None:
+            loop.call_soon_threadsafe(_settle, done, metadata, None)
+
+        def failed(error) -> None:
+            loop.call_soon_threadsafe(_settle, done, None, error)
+
+        try:
+            future = self._sink.send(story)
+        except Exception as exc:  # noqa: BLE001 - a full buffer or a closed producer
+            raise ServiceUnavailable(f"Kafka refused story {story.id}: {exc}") from exc
+        future.add_callback(ok)
+        future.add_errback(failed)
+        try:
+            return await done
+        except Exception as exc:  # noqa: BLE001
+            raise ServiceUnavailable(f"Kafka did not acknowledge story {story.id}: {exc}") from exc
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        if self._sink is not None:
+            try:
+                self._sink.flush(timeout_s)
+            finally:
+                self._sink._producer.close(timeout=timeout_s)
+                self._sink = None
+
+
+def _settle(future: asyncio.Future, result, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error if isinstance(error, BaseException) else RuntimeError(str(error)))
+    else:
+        future.set_result(result)
