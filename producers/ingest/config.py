@@ -124,9 +124,13 @@ def parse(text: str, where: str = "<sources>", base: Path | None = None) -> Sour
         problems = []
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p in ("feed", "folder", "push"))]
+            msg = err["msg"]
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc.append("kind")
+                msg = "must be feed, folder or push"
             line = _line_of(node, loc)
             label = _label(doc, loc)
-            problems.append(f"{where}:{line}: {label}{err['msg']}" if line else f"{where}: {label}{err['msg']}")
+            problems.append(f"{where}:{line}: {label}{msg}" if line else f"{where}: {label}{msg}")
         raise ConfigError("bad sources file:\n  " + "\n  ".join(problems)) from exc
     if base is not None:
         fixed = []
