@@ -20,6 +20,7 @@ from .intake import Counters, Intake
 
 log = logging.getLogger("wirewatch.ingest")
 USER_AGENT = "WireWatch-ingest/0.1 (+news-wire alerting)"
+_REDIRECTS_SEEN: set[str] = set()
 
 
 class FeedError(Exception):
@@ -57,8 +58,10 @@ async def poll_once(
             content_type = response.headers.get("Content-Type", "")
             new_etag = response.headers.get("ETag")
             new_modified = response.headers.get("Last-Modified")
-            if response.history:
-                log.info("%s: %s redirected to %s", source.name, source.url, response.url)
+            if response.history and str(response.url) not in _REDIRECTS_SEEN:
+                # Said once: a feed that moved for good is worth fixing in the sources file.
+                _REDIRECTS_SEEN.add(str(response.url))
+                log.warning("%s: %s redirects (%d) to %s", source.name, source.url, response.history[0].status, response.url)
     except asyncio.TimeoutError:
         raise FeedError(f"no complete answer from {source.url} within {source.timeout:g} s") from None
     except aiohttp.TooManyRedirects:
@@ -93,6 +96,8 @@ async def run(source: FeedSource, session: aiohttp.ClientSession, intake: Intake
     while not stop.is_set():
         retry_after = None
         try:
+            if not await intake.ready():
+                raise ServiceUnavailable(f"Kafka is not reachable ({intake.sender.problem})")
             await poll_once(source, session, intake, counters)
             counters.success()
         except FeedError as exc:

@@ -69,6 +69,10 @@ class Intake:
         # Sent and not yet acknowledged: a second copy arriving meanwhile is not sent twice.
         self._in_flight: dict[tuple[str, str], Seen] = {}
 
+    async def ready(self) -> bool:
+        """Whether Kafka can be sent to, waiting for a connection attempt under way."""
+        return self.sender.up or await self.sender.connect()
+
     async def take(
         self,
         source: str,

@@ -80,9 +80,6 @@ class Ingest:
         if forgotten:
             log.info("forgot %d items not seen for %d days", forgotten, FORGET_AFTER_S // 86400)
         self.sender = Sender(self.settings, self.topic)
-        if not await self.sender.connect():
-            log.error("Kafka at %s is not reachable (%s); sources run and retry, pushes get 503 until it is",
-                      self.settings.kafka_bootstrap, self.sender.problem)
         intake = Intake(state, self.sender)
         sites: list[web.AppRunner] = []
         tasks: list[asyncio.Task] = []
@@ -124,15 +121,19 @@ class Ingest:
             log.info("ingest stopped")
 
     async def _reconnect(self) -> None:
+        # Push sources answer 503 meanwhile; feeds and folders wait for it (Intake.ready).
         while not self.stop.is_set():
-            if not self.sender.up:
-                await self.sender.connect()
+            if not self.sender.up and not await self.sender.connect():
+                log.error("Kafka at %s is not reachable (%s); trying again in %g s",
+                          self.settings.kafka_bootstrap, self.sender.problem, RECONNECT_S)
             await _wait(self.stop, RECONNECT_S)
 
     async def _report(self) -> None:
         last_log = time.monotonic()
         while not self.stop.is_set():
             await _wait(self.stop, min(2.0, self.sources.status_every))
+            if self.stop.is_set():
+                break  # the last status and counters are written on the way out
             self.write_status()
             if time.monotonic() - last_log >= self.sources.status_every:
                 self._log_counters()

@@ -92,6 +92,7 @@ class Sender:
             finally:
                 self._sink._producer.close(timeout=timeout_s)
                 self._sink = None
+                self._problem = "closed (ingest stopped)"
 
 
 def _settle(future: asyncio.Future, result, error) -> None:

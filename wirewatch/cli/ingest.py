@@ -122,15 +122,21 @@ def show_status(path: Path) -> None:
     out.print(f"ingest {state}; status of {_ago(now - doc['updated'])}; topic {doc.get('topic')}; Kafka {doc.get('kafka')}")
     for name, url in (doc.get("endpoints") or {}).items():
         out.print(f"  {name}: {url}/stories")
-    table = Table("source", "kind", "fetched", "new", "updated", "unchanged", "failed", "last success", "next poll", "last error")
+    table = Table("source", "kind", "fetched", "new", "updated", "unchanged", "failed", "last success", "next poll")
+    errors = []
     for name, c in doc["sources"].items():
         table.add_row(
             name, c["kind"], str(c["fetched"]), str(c["new"]), str(c["updated"]), str(c["unchanged"]), str(c["failed"]),
             _ago(now - c["last_success"]) if c.get("last_success") else "never",
             (f"in {max(0, c['next_poll'] - now):.0f} s" if c.get("next_poll") and alive else "-"),
-            (c.get("last_error") or "")[:80],
         )
+        if c.get("last_error"):
+            errors.append(f"  {name}, {_ago(now - c['last_error_at'])}: {c['last_error']}")
     out.print(table)
+    if errors:
+        out.print("last errors:")
+        for line in errors:
+            out.print(line, markup=False)
 
 
 def _alive(pid: int) -> bool:
