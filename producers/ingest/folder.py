@@ -54,7 +54,8 @@ class Folder:
 
     async def take(self, path: Path) -> None:
         """Read one file and send its stories; moved once all are acknowledged (left in place when Kafka is away)."""
-        name = f"{self.source.name}:{path.name}"
+        # The path names the item in errors; a text story's id comes from the file name (file:NAME), as in `produce`.
+        name = str(path)
         self.counters.fetched += 1
         errors: list[InputError] = []
         try:
