@@ -96,8 +96,10 @@ async def run(source: FeedSource, session: aiohttp.ClientSession, intake: Intake
     while not stop.is_set():
         retry_after = None
         try:
-            if not await intake.ready():
-                raise ServiceUnavailable(f"Kafka is not reachable ({intake.sender.problem})")
+            if not await intake.ready(stop):
+                if stop.is_set():
+                    break
+                raise ServiceUnavailable(intake.sender.unavailable())
             await poll_once(source, session, intake, counters)
             counters.success()
         except FeedError as exc:

@@ -126,8 +126,10 @@ async def run(source: FolderSource, intake: Intake, counters: Counters, stop: as
     log.info("%s: watching %s (quiet period %g s)", source.name, source.path, source.quiet)
     while not stop.is_set():
         try:
-            if not await intake.ready():
-                raise ServiceUnavailable(f"Kafka is not reachable ({intake.sender.problem})")
+            if not await intake.ready(stop):
+                if stop.is_set():
+                    break
+                raise ServiceUnavailable(intake.sender.unavailable())
             for path in folder.ready_files():
                 if stop.is_set():
                     break

@@ -69,9 +69,18 @@ class Intake:
         # Sent and not yet acknowledged: a second copy arriving meanwhile is not sent twice.
         self._in_flight: dict[tuple[str, str], Seen] = {}
 
-    async def ready(self) -> bool:
-        """Whether Kafka can be sent to, waiting for a connection attempt under way."""
-        return self.sender.up or await self.sender.connect()
+    async def ready(self, stop: asyncio.Event) -> bool:
+        """Whether Kafka can be sent to, waiting for a connection attempt under way (not past `stop`)."""
+        if self.sender.up:
+            return True
+        connect = asyncio.ensure_future(self.sender.connect())
+        stopped = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if connect in done:
+            return connect.result()
+        connect.cancel()  # the attempt itself goes on in its thread
+        return False
 
     async def take(
         self,
@@ -102,6 +111,9 @@ class Intake:
             setattr(tally, d.action, getattr(tally, d.action) + 1)
         counters.items += len(stories)
         to_send = [d for d in decisions if d.send]
+        if to_send and not self.sender.up:
+            self.sender.connect_later()
+            raise ServiceUnavailable(self.sender.unavailable())
         for d in to_send:
             self._in_flight[(source, d.story.id)] = d.seen
         try:

@@ -83,6 +83,7 @@ class Ingest:
         intake = Intake(state, self.sender)
         sites: list[web.AppRunner] = []
         tasks: list[asyncio.Task] = []
+        reconnect: asyncio.Task | None = None
         session = aiohttp.ClientSession(auto_decompress=True, raise_for_status=False)
         try:
             for s in self.sources.by_kind("push"):
@@ -101,18 +102,20 @@ class Ingest:
                     tasks.append(asyncio.create_task(feedpoll.run(s, session, intake, self.counters[s.name], self.stop), name=s.name))
                 elif isinstance(s, FolderSource):
                     tasks.append(asyncio.create_task(folder.run(s, intake, self.counters[s.name], self.stop), name=s.name))
-            tasks.append(asyncio.create_task(self._reconnect(), name="kafka"))
+            reconnect = asyncio.create_task(self._reconnect(), name="kafka")
             tasks.append(asyncio.create_task(self._report(), name="status"))
             log.info("ingest running %d sources to %s (state in %s)", len(self.sources.sources), self.topic, self.folder)
             self.write_status()
             await self.stop.wait()
             log.info("stopping: no new work; waiting for sends in flight")
+            reconnect.cancel()  # a connection attempt under way is not worth waiting for
             for runner in sites:
                 await runner.cleanup()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            for task in tasks:
-                task.cancel()
+            for task in [*tasks, reconnect]:
+                if task is not None:
+                    task.cancel()
             await session.close()
             await asyncio.to_thread(self.sender.close)
             self.write_status()
@@ -124,8 +127,7 @@ class Ingest:
         # Push sources answer 503 meanwhile; feeds and folders wait for it (Intake.ready).
         while not self.stop.is_set():
             if not self.sender.up and not await self.sender.connect():
-                log.error("Kafka at %s is not reachable (%s); trying again in %g s",
-                          self.settings.kafka_bootstrap, self.sender.problem, RECONNECT_S)
+                log.error("%s; trying again in %g s", self.sender.unavailable(), RECONNECT_S)
             await _wait(self.stop, RECONNECT_S)
 
     async def _report(self) -> None:

@@ -23,7 +23,7 @@ class Sender:
         self.settings = settings
         self.topic = topic
         self._sink = None
-        self._problem = "not connected yet"
+        self._problem = "still connecting"
         self._connecting: asyncio.Task | None = None
 
     @property
@@ -39,7 +39,7 @@ class Sender:
         if self._sink is not None:
             return True
         if self._connecting is None or self._connecting.done():
-            self._connecting = asyncio.ensure_future(asyncio.to_thread(self._build))
+            self._connecting = _in_daemon_thread(self._build)
         try:
             await asyncio.shield(self._connecting)
         except Exception as exc:  # noqa: BLE001 - any failure to reach Kafka is the same story
@@ -57,14 +57,22 @@ class Sender:
         self._problem = ""
         log.info("connected to Kafka at %s, sending to %s", self.settings.kafka_bootstrap, self.topic)
 
+    def connect_later(self) -> None:
+        """Start a connection attempt if none is under way, without waiting for it (up to the bootstrap timeout)."""
+        if self._sink is None and (self._connecting is None or self._connecting.done()):
+            asyncio.ensure_future(self.connect())
+
+    def unavailable(self) -> str:
+        problem = self._problem
+        if problem.startswith("Kafka at"):
+            return problem
+        return f"Kafka at {self.settings.kafka_bootstrap} is not reachable ({problem})"
+
     async def send(self, story: Story):
         """Send one story; returns its RecordMetadata once Kafka acknowledged it, raises ServiceUnavailable otherwise."""
         if self._sink is None:
-            # Never wait here for a connection attempt (up to the bootstrap
-            # timeout): the caller decides whether to try again later.
-            if self._connecting is None or self._connecting.done():
-                asyncio.ensure_future(self.connect())
-            raise ServiceUnavailable(f"Kafka at {self.settings.kafka_bootstrap} is not reachable: {self._problem}")
+            self.connect_later()
+            raise ServiceUnavailable(self.unavailable())
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
 
@@ -93,6 +101,29 @@ class Sender:
                 self._sink._producer.close(timeout=timeout_s)
                 self._sink = None
                 self._problem = "closed (ingest stopped)"
+
+
+def _in_daemon_thread(work) -> asyncio.Future:
+    """`work()` in a thread of its own whose result the loop awaits.
+
+    Not the loop's executor: a connection attempt to a Kafka that is away
+    takes up to the bootstrap timeout, and Ctrl-C must not wait for it.
+    """
+    import threading
+
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+    threading.Thread(target=run, name="kafka-connect", daemon=True).start()
+    return future
 
 
 def _settle(future: asyncio.Future, result, error) -> None:

@@ -82,7 +82,8 @@ def ingest(
             level=(log_level or s.log_level).upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        logging.getLogger("kafka").setLevel(logging.WARNING)
+        # kafka-python logs every refused connection as an error; ingest says once, per source, what failed.
+        logging.getLogger("kafka").setLevel(logging.DEBUG if (log_level or "").lower() == "debug" else logging.CRITICAL)
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
         job = runner.Ingest(sources, s, folder)
 
