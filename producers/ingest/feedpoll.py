@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
+import re
 import time
 
 import aiohttp
@@ -21,6 +23,7 @@ from .intake import Counters, Intake
 log = logging.getLogger("wirewatch.ingest")
 USER_AGENT = "WireWatch-ingest/0.1 (+news-wire alerting)"
 _REDIRECTS_SEEN: set[str] = set()
+_ITEM_INDEX = re.compile(r"\[(\d+)\]$")
 
 
 class FeedError(Exception):
@@ -69,12 +72,11 @@ async def poll_once(
     except aiohttp.ClientError as exc:
         raise FeedError(f"cannot fetch {source.url}: {exc}") from None
     counters.fetched += 1
-    errors: list[InputError] = []
+    errors: list[tuple[InputError, bytes]] = []
     where = f"{source.name} ({source.url})"
-    stories = await asyncio.to_thread(_read, body, content_type, where, source.publisher, errors.append)
-    for err in errors:
-        counters.failure(str(err))
-        log.warning("%s: item skipped: %s", source.name, err)
+    stories = await asyncio.to_thread(_read, body, content_type, where, source.publisher, errors)
+    for err, item in errors:
+        await intake.park(source.name, err, item, counters)
     tally = await intake.take(
         source.name, stories, counters, provider_versions=False, http=(source.url, new_etag, new_modified)
     )
@@ -82,12 +84,20 @@ async def poll_once(
         log.info("%s: %d new, %d updated, %d unchanged", source.name, tally.new, tally.updated, tally.unchanged)
 
 
-def _read(body: bytes, content_type: str, where: str, publisher: str | None, on_error) -> list:
+def _read(body: bytes, content_type: str, where: str, publisher: str | None, errors: list) -> list:
+    """The feed's stories; each unreadable item goes to `errors` with its entry as JSON (what is parked)."""
     # The HTTP charset goes to feedparser with the bytes: it weighs it
     # against the XML declaration as RFC 3023 says, and falls back when both lie.
     parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-type": content_type} if content_type else None)
     if parsed.get("bozo") and parsed.get("entries"):
         log.debug("%s: not well-formed (%s), read leniently", where, parsed.get("bozo_exception"))
+    entries = parsed.get("entries") or []
+
+    def on_error(err: InputError) -> None:
+        index = _ITEM_INDEX.search(err.where or "")
+        entry = entries[int(index.group(1))] if index and int(index.group(1)) < len(entries) else {}
+        errors.append((err, json.dumps(entry, default=str, ensure_ascii=False, sort_keys=True).encode()))
+
     return list(feeds.stories(parsed, where, on_error, source=publisher))
 
 

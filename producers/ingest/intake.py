@@ -69,6 +69,26 @@ class Intake:
         # Sent and not yet acknowledged: a second copy arriving meanwhile is not sent twice.
         self._in_flight: dict[tuple[str, str], Seen] = {}
 
+    async def park(self, source: str, error: Exception, payload: bytes, counters: Counters) -> bool:
+        """Park an item that cannot be a story on the dead-letter topic, once; True when it was new.
+
+        A feed lists a bad item on every poll until it drops off: it is
+        reported and parked the first time only, across restarts too.
+        """
+        import hashlib
+
+        from wirewatch.model import DeadLetter
+
+        key = hashlib.sha256(payload).hexdigest()
+        if self.state.parked(source, key):
+            return False
+        counters.failure(str(error))
+        log.warning("%s: item skipped and parked on the dead-letter topic: %s", source, error)
+        letter = DeadLetter.for_message(stage=f"ingest:{source}", error=error, payload=payload, key=source)
+        await self.sender.park(letter)
+        self.state.record_parked(source, key)
+        return True
+
     async def ready(self, stop: asyncio.Event) -> bool:
         """Whether Kafka can be sent to, waiting for a connection attempt under way (not past `stop`)."""
         if self.sender.up:

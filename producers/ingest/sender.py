@@ -51,7 +51,7 @@ class Sender:
         from producers.kafka_sink import StorySink
         from wirewatch import topics
 
-        topics.ensure(self.settings, [self.topic])
+        topics.ensure(self.settings, [self.topic, self.settings.deadletter_topic])
         sink = StorySink(self.settings, self.topic)
         self._sink = sink
         self._problem = ""
@@ -92,6 +92,23 @@ class Sender:
             return await done
         except Exception as exc:  # noqa: BLE001
             raise ServiceUnavailable(f"Kafka did not acknowledge story {story.id}: {exc}") from exc
+
+    async def park(self, letter) -> None:
+        """Send a DeadLetter to the dead-letter topic; returns once Kafka acknowledged it."""
+        if self._sink is None:
+            self.connect_later()
+            raise ServiceUnavailable(self.unavailable())
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+        future = self._sink._producer.send(
+            self.settings.deadletter_topic, key=(letter.key or "").encode() or None, value=letter.to_json()
+        )
+        future.add_callback(lambda md: loop.call_soon_threadsafe(_settle, done, md, None))
+        future.add_errback(lambda e: loop.call_soon_threadsafe(_settle, done, None, e))
+        try:
+            return await done
+        except Exception as exc:  # noqa: BLE001
+            raise ServiceUnavailable(f"Kafka did not acknowledge a dead letter: {exc}") from exc
 
     def close(self, timeout_s: float = 30.0) -> None:
         if self._sink is not None:

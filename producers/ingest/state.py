@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS items (
     last_seen REAL NOT NULL,
     PRIMARY KEY (source, item_id)
 );
+CREATE TABLE IF NOT EXISTS parked (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (source, key)
+);
 CREATE TABLE IF NOT EXISTS http_cache (
     source TEXT PRIMARY KEY,
     url TEXT NOT NULL,
@@ -86,9 +92,19 @@ class State:
             return None, None
         return row[1], row[2]
 
+    def parked(self, source: str, key: str) -> bool:
+        """Whether this bad item was parked on the dead-letter topic already (a feed lists it on every poll)."""
+        return self._db.execute("SELECT 1 FROM parked WHERE source = ? AND key = ?", (source, key)).fetchone() is not None
+
+    def record_parked(self, source: str, key: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO parked (source, key, at) VALUES (?, ?, ?)", (source, key, time.time()))
+
     def forget_older_than(self, seconds: float) -> int:
         """Drop items not read for `seconds` (long out of their feed); how many."""
-        cur = self._db.execute("DELETE FROM items WHERE last_seen < ?", (time.time() - seconds,))
+        with self._transaction():
+            cur = self._db.execute("DELETE FROM items WHERE last_seen < ?", (time.time() - seconds,))
+            self._db.execute("DELETE FROM parked WHERE at < ?", (time.time() - seconds,))
         return cur.rowcount
 
     def count(self, source: str) -> int:

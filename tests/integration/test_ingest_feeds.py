@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 
 from support.ingest import FeedServer, Ingest, sent_stories, versions
+from support.kafka import topic_records
+from wirewatch.model import DeadLetter
 from support.poll import wait_for
 
 ITEM = re.compile(r"<item>.*?</item>", re.S)
@@ -30,8 +32,10 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
     feeds = corpus_dir / "formats" / "feeds"
     head, items, tail = split((feeds / "guardian.rss").read_text(encoding="utf-8"))
 
+    empty = "<item><guid>urn:empty-item</guid></item>"  # unreadable: parked once, however often it is polled
+
     def guardian(its: list[str]) -> bytes:
-        return (head + "".join(its) + tail).encode()
+        return (head + "".join([*its, empty]) + tail).encode()
 
     uol = (feeds / "uolNoticias.rss").read_bytes()
     server = FeedServer()
@@ -111,6 +115,9 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
         doubled = {k: n for k, n in final.items() if n > 1}
         assert not doubled, f"sent more than once: {doubled}"
         assert len(final) == 85 + 3 + 1 + 2
+        [parked] = [DeadLetter.from_json(r.value) for r in topic_records(kafka_settings, kafka_settings.deadletter_topic)]
+        assert parked.stage == "ingest:guardian" and "feed item has neither a title nor any text" in parked.reason
+        assert "urn:empty-item" in parked.payload
     finally:
         assert restarted.stop() == 0
         server.close()
