@@ -75,6 +75,7 @@ class Ingest:
         from .sender import Sender
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock(self.folder)
         state = State(self.folder / "state.sqlite")
         forgotten = state.forget_older_than(FORGET_AFTER_S)
         if forgotten:
@@ -120,6 +121,7 @@ class Ingest:
             await asyncio.to_thread(self.sender.close)
             self.write_status()
             state.close()
+            lock.close()
             self._log_counters()
             log.info("ingest stopped")
 
@@ -147,6 +149,28 @@ class Ingest:
             nxt = f", next in {max(0, c.next_poll - time.time()):.0f} s" if c.next_poll and not self.stop.is_set() else ""
             log.info("%s (%s): fetched %d, new %d, updated %d, unchanged %d, failed %d, last success %s%s",
                      name, c.kind, c.fetched, c.new, c.updated, c.unchanged, c.failed, ago, nxt)
+
+
+def _lock(folder: Path):
+    """Hold the state folder for this process: two ingests on one state would send everything twice."""
+    import fcntl
+
+    fh = open(folder / "lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        other = fh.read().strip() or "?"
+        fh.close()
+        raise ConfigError(
+            f"another `wirewatch ingest` (pid {other}) is running with the state in {folder}; "
+            "stop it first, or give this one a state folder of its own (--state)"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -148,3 +148,17 @@ def test_feeds_and_folders_wait_for_kafka_and_ctrl_c_does_not(kafka_settings, tm
     assert ingest.stop() == 0
     assert time.monotonic() - started < 5, "Ctrl-C waited for a connection attempt"
     assert (inbox / "a.txt").exists()
+
+
+def test_a_second_ingest_on_the_same_state_is_refused(kafka_settings, tmp_path):
+    port = free_port()
+    sources = push_sources(tmp_path, port)
+    first = Ingest(kafka_settings, sources, tmp_path / "first.log", WIREWATCH_INGEST_TOKEN=TOKEN)
+    try:
+        wait_for(lambda: call(f"http://127.0.0.1:{port}/healthz", token=None)[0] == 200, timeout=20, what="the first ingest")
+        second = Ingest(kafka_settings, push_sources(tmp_path, free_port(), "other.yaml"), tmp_path / "second.log",
+                        WIREWATCH_INGEST_TOKEN=TOKEN)
+        assert second.proc.wait(30) == 2
+        assert f"another `wirewatch ingest` (pid {first.proc.pid}) is running" in second.output().replace("\n", " ")
+    finally:
+        assert first.stop() == 0
