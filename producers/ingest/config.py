@@ -6,6 +6,7 @@ or `90s`, `5m`, `1h`.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -136,7 +137,7 @@ def parse(text: str, where: str = "<sources>", base: Path | None = None) -> Sour
         fixed = []
         for s in parsed.sources:
             if isinstance(s, FolderSource) and not s.path.is_absolute():
-                s = s.model_copy(update={"path": base / s.path})
+                s = s.model_copy(update={"path": Path(os.path.normpath(base / s.path))})
             fixed.append(s)
         parsed = parsed.model_copy(update={"sources": fixed})
     return parsed
