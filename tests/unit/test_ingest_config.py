@@ -74,3 +74,30 @@ def test_duplicate_names_and_yaml_syntax():
 def test_feed_url_must_be_http():
     with pytest.raises(ConfigError, match=r"<sources>:2: source 'f' url"):
         config.parse("sources:\n  - {name: f, kind: feed, url: 'file:///etc/passwd'}\n")
+
+
+def test_a_push_source_needs_a_token_or_says_anyone_may_post(tmp_path):
+    from pydantic import SecretStr
+
+    from producers.ingest.runner import Ingest
+    from wirewatch.settings import Settings
+
+    closed = config.parse("sources:\n  - {name: p, kind: push}\n")
+    with pytest.raises(ConfigError, match="push source 'p': set WIREWATCH_INGEST_TOKEN"):
+        Ingest(closed, Settings(), tmp_path)
+    assert Ingest(closed, Settings(ingest_token=SecretStr("t")), tmp_path).token == "t"
+    anyone = config.parse("sources:\n  - {name: p, kind: push, allow_anonymous: true}\n")
+    assert Ingest(anyone, Settings(), tmp_path).token is None
+
+
+def test_pure_parts_import_nothing_of_kafka_or_the_network():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import producers.ingest.config, producers.ingest.identity, producers.ingest.routing, "
+        "producers.ingest.schedule, producers.ingest.documents, producers.ingest.state; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('kafka', 'aiokafka', 'faust', 'aiohttp')]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
