@@ -92,6 +92,14 @@ def test_drop_folder_files_by_rename_and_slow_writes_bad_files_and_a_restart(kaf
         batch_reason = (failed / "batch.json.error.txt").read_text()
         assert "batch.json[1]: ninjs item has no 'uri'" in batch_reason and "1 other stories of the file were sent" in batch_reason
         wait_for(lambda: expected <= set(on_topic()), timeout=10, what="every story of the good files")
+        # What the readers give reaches Kafka whole: version, pubstatus, signals, urgency, embargo, words.
+        on_kafka = {(s.id, s.version): s.model_dump(exclude={"received"}) for s in sent_stories(kafka_settings, topic)}
+        for path, kind in [(formats / "newsml-g2" / "dpa_tvo_pol.xml", "newsml"), (formats / "ninjs" / "3.0_ntb_text.json", "ninjs"),
+                           (formats / "newsml-g2" / "TT_newsmlg2_sample.xml", "newsml")]:
+            for story in documents.read(kind, path.read_bytes(), str(path), lambda e: None):
+                assert on_kafka[(story.id, story.version)] == story.model_dump(exclude={"received"}), path.name
+        correction = on_kafka[("urn:newsml:dpa.com:20090101:99-240924-240924082808397", 2)]
+        assert correction["signals"] == ("correction",) and correction["urgency"] == 3
         assert hidden.exists(), "a hidden upload was taken"
         assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == [hidden.name]
 
