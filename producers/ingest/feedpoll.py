@@ -52,6 +52,7 @@ async def poll_once(
             if response.status == 304:
                 counters.fetched += 1
                 counters.not_modified += 1
+                intake.state.touch_source(source.name)
                 log.debug("%s: not modified", source.name)
                 return
             if response.status != 200:

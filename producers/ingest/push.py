@@ -56,6 +56,11 @@ def app(source: PushSource, intake: Intake, counters: Counters, token: str | Non
                 log.warning("refused: %s", err)
             return _answer(400, {"error": f"{len(errors)} item(s) cannot be read; nothing was sent",
                                  "problems": [str(e) for e in errors]})
+        if not parsed:
+            # A NewsML-G2 message of pictures or video only: nothing to alert on, and nothing wrong with it.
+            counters.success()
+            return _answer(202, {"accepted": 0, "new": 0, "updated": 0, "unchanged": 0, "stale": 0, "sent": [],
+                                 "note": "no text items in the document"})
         if source.publisher:
             parsed = [s.model_copy(update={"source": source.publisher}) for s in parsed]
         try:
@@ -90,20 +95,17 @@ def _read(body: bytes, content_type: str, where: str, errors: list[InputError]) 
     text = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         raise InputError("the body is empty", where)
-    if text.startswith(b"<") or "xml" in content_type:
+    # What the body is decides, not what its Content-Type claims (senders get that wrong).
+    if text.startswith(b"<"):
         from .routing import kind_of
 
         kind = kind_of("post.xml", text)
         if kind != "newsml":
             raise _Unsupported("only NewsML-G2 (newsItem or newsMessage) is taken as XML", where)
-        stories = documents.read("newsml", body, where, errors.append)
-    elif text.startswith((b"{", b"[")) or "json" in content_type:
-        stories = documents.read("ninjs", body, where, errors.append)
-    else:
-        raise _Unsupported(f"cannot read a {content_type or 'body'} of this kind: send ninjs or story JSON, or NewsML-G2 XML", where)
-    if not stories and not errors:
-        raise InputError("no text stories in the document", where)
-    return stories
+        return documents.read("newsml", body, where, errors.append)
+    if text.startswith((b"{", b"[")) or "json" in content_type:
+        return documents.read("ninjs", body, where, errors.append)
+    raise _Unsupported(f"cannot read a {content_type or 'body'} of this kind: send ninjs or story JSON, or NewsML-G2 XML", where)
 
 
 class _Unsupported(InputError):

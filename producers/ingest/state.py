@@ -85,6 +85,11 @@ class State:
                 "UPDATE items SET last_seen = ? WHERE source = ? AND item_id = ?", [(now, source, i) for i in item_ids]
             )
 
+    def touch_source(self, source: str) -> None:
+        """A feed answered 304: everything it listed is still listed, and must not be forgotten as gone."""
+        with self._transaction():
+            self._db.execute("UPDATE items SET last_seen = ? WHERE source = ?", (time.time(), source))
+
     def validators(self, source: str, url: str) -> tuple[str | None, str | None]:
         """The ETag and Last-Modified of the feed's last complete fetch (none if its URL changed since)."""
         row = self._db.execute("SELECT url, etag, last_modified FROM http_cache WHERE source = ?", (source,)).fetchone()

@@ -62,6 +62,14 @@ def test_push_accepts_ninjs_story_json_and_newsml_after_kafka_acknowledged(kafka
         status, doc, _ = call(f"{base}/stories", g2, content_type="application/xml")
         assert status == 202 and [(s["id"], s["version"]) for s in doc["sent"]] == [("urn:newsml:acmenews.com:20161018:US-FINANCE-FED", 11)]
 
+        # A picture: nothing to alert on, nothing wrong either.  A body is read for what it is, whatever its Content-Type.
+        picture = (b'<newsItem guid="urn:pic:1" version="1"><itemMeta><itemClass qcode="ninat:picture"/></itemMeta>'
+                   b"</newsItem>")
+        status, doc, _ = call(f"{base}/stories", picture, content_type="application/xml")
+        assert status == 202 and doc["accepted"] == 0 and doc["note"] == "no text items in the document"
+        status, doc, _ = call(f"{base}/stories", b'{"uri": "urn:mislabelled", "headline": "JSON sent as XML"}', content_type="application/xml")
+        assert status == 202 and doc["new"] == 1
+
         # The same story again: accepted, nothing sent.
         status, doc, _ = call(f"{base}/stories", (formats / "ninjs" / "2.1_dpa_text.json").read_bytes())
         assert status == 202 and doc["unchanged"] == 1 and doc["sent"] == []
@@ -82,7 +90,7 @@ def test_push_accepts_ninjs_story_json_and_newsml_after_kafka_acknowledged(kafka
         assert status == 413 and "65536 bytes" in doc["error"]
 
         page = call(f"{base}/status", token=None)[1]
-        assert page["sources"]["wire-push"]["new"] == 4 and page["sources"]["wire-push"]["failed"] >= 7
+        assert page["sources"]["wire-push"]["new"] == 5 and page["sources"]["wire-push"]["failed"] >= 7
         assert ingest.proc.poll() is None
     finally:
         assert ingest.stop() == 0, ingest.output()[-3000:]
@@ -106,6 +114,7 @@ def test_push_accepts_ninjs_story_json_and_newsml_after_kafka_acknowledged(kafka
         ("desk:42", 3): 1,
         ("desk:42", 4): 1,
         ("urn:newsml:acmenews.com:20161018:US-FINANCE-FED", 11): 1,
+        ("urn:mislabelled", 1): 1,
     }
     desk = [s for s in stories if s.id == "desk:42"]
     assert [(s.pubstatus, s.signals, s.urgency, s.embargo.isoformat()) for s in desk] == [

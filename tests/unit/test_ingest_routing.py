@@ -98,3 +98,17 @@ def test_state_survives_reopening_and_keeps_validators_per_url(tmp_path: Path):
     assert again.validators("feed", "http://x/moved") == (None, None)
     assert again.forget_older_than(3600) == 0 and again.count("feed") == 2
     assert again.forget_older_than(-1) == 2
+
+
+def test_a_feed_answering_304_keeps_its_items_remembered(tmp_path: Path, monkeypatch):
+    import time as clock
+
+    state = State(tmp_path / "s.sqlite")
+    now = clock.time()
+    monkeypatch.setattr(clock, "time", lambda: now - 100 * 86400)
+    state.record("feed", [("a", Seen("sha256:1", 1))])
+    state.record("other", [("b", Seen("sha256:2", 1))])
+    monkeypatch.setattr(clock, "time", lambda: now)
+    state.touch_source("feed")
+    assert state.forget_older_than(90 * 86400) == 1
+    assert state.seen("feed", "a") == Seen("sha256:1", 1) and state.seen("other", "b") is None
