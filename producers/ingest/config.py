@@ -74,6 +74,8 @@ class PushSource(_Source):
     host: str = "127.0.0.1"
     port: int = Field(8086, ge=0, le=65535)
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Longest wait for Kafka's acknowledgement before answering 503 (the sends go on; a retry is not sent twice).
+    ack_timeout: Seconds = 30.0
     # Without WIREWATCH_INGEST_TOKEN a push source refuses to start unless this says anyone may post.
     allow_anonymous: bool = False
 

@@ -63,8 +63,18 @@ def app(source: PushSource, intake: Intake, counters: Counters, token: str | Non
                                  "note": "no text items in the document"})
         if source.publisher:
             parsed = [s.model_copy(update={"source": source.publisher}) for s in parsed]
+        # Shielded: past the timeout the sender gets its 503, and the sends
+        # still under way are remembered when acknowledged, so its retry
+        # finds them already sent.
+        sending = asyncio.ensure_future(intake.take(source.name, parsed, counters, provider_versions=True))
+        sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no "never retrieved" noise
         try:
-            tally = await intake.take(source.name, parsed, counters, provider_versions=True)
+            tally = await asyncio.wait_for(asyncio.shield(sending), source.ack_timeout)
+        except asyncio.TimeoutError:
+            message = f"Kafka did not acknowledge within {source.ack_timeout:g} s"
+            counters.failure(message)
+            log.error("%s: answered 503: %s", source.name, message)
+            return _answer(503, {"error": f"not accepted: {message}; send it again later"}, {"Retry-After": str(RETRY_AFTER_S)})
         except ServiceUnavailable as exc:
             counters.failure(str(exc))
             log.error("%s: answered 503: %s", source.name, exc)
