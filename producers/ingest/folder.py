@@ -122,10 +122,14 @@ class Folder:
 
 async def run(source: FolderSource, intake: Intake, counters: Counters, stop: asyncio.Event) -> None:
     folder = Folder(source, intake, counters)
-    folder.prepare()
-    log.info("%s: watching %s (quiet period %g s)", source.name, source.path, source.quiet)
+    prepared = False
     while not stop.is_set():
         try:
+            if not prepared:
+                # A folder on a mount that is not there yet is waited for, not a reason to stop.
+                folder.prepare()
+                prepared = True
+                log.info("%s: watching %s (quiet period %g s)", source.name, source.path, source.quiet)
             if not await intake.ready(stop):
                 if stop.is_set():
                     break
@@ -137,6 +141,9 @@ async def run(source: FolderSource, intake: Intake, counters: Counters, stop: as
         except ServiceUnavailable as exc:
             counters.failure(str(exc))
             log.error("%s: %s; the file stays and is tried again", source.name, exc)
+        except OSError as exc:
+            counters.failure(f"{source.path}: {exc.strerror or exc}")
+            log.error("%s: cannot use %s: %s", source.name, source.path, exc.strerror or exc)
         except Exception as exc:  # noqa: BLE001 - keep watching whatever one file did
             counters.failure(f"{type(exc).__name__}: {exc}")
             log.exception("%s: unexpected error", source.name)

@@ -92,7 +92,10 @@ class Ingest:
                                        access_log=None, shutdown_timeout=self.settings.delivery_timeout_seconds)
                 await runner.setup()
                 site = web.TCPSite(runner, s.host, s.port)
-                await site.start()
+                try:
+                    await site.start()
+                except OSError as exc:
+                    raise ConfigError(f"push source {s.name!r}: cannot listen on {s.host}:{s.port}: {exc.strerror or exc}") from exc
                 port = runner.addresses[0][1]
                 self.endpoints[s.name] = f"http://{s.host}:{port}"
                 sites.append(runner)

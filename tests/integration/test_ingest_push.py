@@ -171,3 +171,15 @@ def test_a_second_ingest_on_the_same_state_is_refused(kafka_settings, tmp_path):
         assert f"another `wirewatch ingest` (pid {first.proc.pid}) is running" in second.output().replace("\n", " ")
     finally:
         assert first.stop() == 0
+
+
+def test_a_taken_port_is_a_clear_error(kafka_settings, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ingest = Ingest(kafka_settings, push_sources(tmp_path, port), tmp_path / "ingest.log", WIREWATCH_INGEST_TOKEN=TOKEN)
+        assert ingest.proc.wait(30) == 2
+    assert f"push source 'wire-push': cannot listen on 127.0.0.1:{port}" in ingest.output().replace("\n", " ")
