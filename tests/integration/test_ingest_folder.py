@@ -16,6 +16,7 @@ from pathlib import Path
 from producers.ingest import documents
 from support.ingest import Ingest, sent_stories, versions
 from support.poll import wait_for
+from support.servers import free_port
 
 
 def stories_of(kind: str, data: bytes) -> set[tuple[str, int]]:
@@ -165,3 +166,20 @@ def test_killed_mid_run_loses_nothing_and_makes_no_new_versions(kafka_settings, 
         assert sorted(p.name for p in done.iterdir()) == [f"batch-{f:03}.jsonl" for f in range(60)]
     finally:
         assert second.stop() == 0
+
+
+def test_feeds_and_folders_wait_for_kafka_and_ctrl_c_does_not(kafka_settings, tmp_path):
+    """With Kafka away a dropped file stays in the inbox (nothing lost), and Ctrl-C still stops at once."""
+    inbox = tmp_path / "inbox"
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {name: drop, kind: folder, path: inbox, quiet: 0.2s, scan: 0.2s}\n")
+    nowhere = kafka_settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    ingest = Ingest(nowhere, sources, tmp_path / "ingest.log")
+    wait_for(lambda: (inbox / "done").is_dir(), timeout=20, what="the folder watched")
+    (inbox / "a.txt").write_text("Headline\n\nBody\n")
+    wait_for(lambda: "is not reachable" in ingest.output(), timeout=30, what="Kafka reported unreachable")
+    assert (inbox / "a.txt").exists() and not any((inbox / "done").iterdir())
+    started = time.monotonic()
+    assert ingest.stop() == 0
+    assert time.monotonic() - started < 5, "Ctrl-C waited for a connection attempt"
+    assert (inbox / "a.txt").exists()

@@ -140,25 +140,6 @@ def test_push_answers_503_while_kafka_is_unreachable(kafka_settings, tmp_path, c
         assert ingest.stop() == 0, ingest.output()[-3000:]
 
 
-def test_feeds_and_folders_wait_for_kafka_and_ctrl_c_does_not(kafka_settings, tmp_path):
-    """With Kafka away a dropped file stays in the inbox (nothing lost), and Ctrl-C still stops at once."""
-    inbox = tmp_path / "inbox"
-    sources = tmp_path / "sources.yaml"
-    sources.write_text("sources:\n  - {name: drop, kind: folder, path: inbox, quiet: 0.2s, scan: 0.2s}\n")
-    nowhere = kafka_settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
-    ingest = Ingest(nowhere, sources, tmp_path / "ingest.log")
-    wait_for(lambda: (inbox / "done").is_dir(), timeout=20, what="the folder watched")
-    (inbox / "a.txt").write_text("Headline\n\nBody\n")
-    wait_for(lambda: "is not reachable" in ingest.output(), timeout=30, what="Kafka reported unreachable")
-    assert (inbox / "a.txt").exists() and not any((inbox / "done").iterdir())
-    import time
-
-    started = time.monotonic()
-    assert ingest.stop() == 0
-    assert time.monotonic() - started < 5, "Ctrl-C waited for a connection attempt"
-    assert (inbox / "a.txt").exists()
-
-
 def test_a_second_ingest_on_the_same_state_is_refused(kafka_settings, tmp_path):
     port = free_port()
     sources = push_sources(tmp_path, port)
