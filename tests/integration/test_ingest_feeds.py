@@ -40,8 +40,8 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
     uol = (feeds / "uolNoticias.rss").read_bytes()
     server = FeedServer()
     server.serve("/guardian", guardian(items[:50]))
-    # Latin-1 with no declaration, and a server that says UTF-8.
-    server.serve("/uol", uol, "text/xml; charset=utf-8")
+    # Latin-1 with no declaration, and a server that says UTF-8; Last-Modified, no ETag.
+    server.serve("/uol", uol, "text/xml; charset=utf-8", etag=False, modified="Mon, 24 Sep 2018 21:00:00 GMT")
     # Not well-formed (text before the XML declaration) and no ETag: fetched in full every time.
     server.serve("/techcrunch", (feeds / "TechCrunch.xml").read_bytes(), etag=False)
     server.serve("/page", b"<html><body><p>Not a feed</p></body></html>", "text/html")
@@ -74,6 +74,8 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
         wait_for(lambda: 304 in server.answered("/guardian"), timeout=10, what="a 304")
         conditional = [h for p, s, h in server.requests if p == "/guardian" and s == 304]
         assert conditional[0].get("If-None-Match")
+        wait_for(lambda: 304 in server.answered("/uol"), timeout=10, what="a 304 by Last-Modified")
+        assert [h for p, s, h in server.requests if p == "/uol" and s == 304][0]["If-Modified-Since"] == "Mon, 24 Sep 2018 21:00:00 GMT"
 
         # Two new items and an edited one.
         edited = items[0].replace("</description>", " UPDATED: more detail.</description>", 1)
@@ -87,7 +89,7 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
         server.fail_next("/uol", 500, 500)
         server.slow_next("/techcrunch", 3)
         extra = re.sub(r"(<link><!\[CDATA\[)[^\]]+", r"\1https://noticias.uol.com.br/extra/1.htm", uol.decode("latin-1"), count=1)
-        server.serve("/uol", extra.encode("latin-1"), "text/xml; charset=utf-8")
+        server.serve("/uol", extra.encode("latin-1"), "text/xml; charset=utf-8", etag=False, modified="Mon, 24 Sep 2018 22:00:00 GMT")
         wait_for(lambda: ("https://noticias.uol.com.br/extra/1.htm", 1) in on_topic(), timeout=15, what="the item after two 500s")
         assert server.answered("/uol").count(500) == 2
         wait_for(lambda: "within 1 s" in (ingest.counters("techcrunch").get("last_error") or ""), timeout=15, what="the slow answer reported")

@@ -26,6 +26,7 @@ class Served:
     body: bytes
     content_type: str = "application/rss+xml"
     etag: str | None = None
+    modified: str | None = None  # Last-Modified
     fail: list = field(default_factory=list)  # statuses to answer first, one per request (e.g. [500, 500])
     delay: list = field(default_factory=list)  # seconds to wait before answering, one per request
 
@@ -60,10 +61,14 @@ class FeedServer:
                     status, body, headers = fail, b"broken", {"Content-Type": "text/plain"}
                 elif feed.etag and self.headers.get("If-None-Match") == feed.etag:
                     status, body, headers = 304, b"", {"ETag": feed.etag}
+                elif feed.modified and self.headers.get("If-Modified-Since") == feed.modified:
+                    status, body, headers = 304, b"", {"Last-Modified": feed.modified}
                 else:
                     status, body, headers = 200, feed.body, {"Content-Type": feed.content_type}
                     if feed.etag:
                         headers["ETag"] = feed.etag
+                    if feed.modified:
+                        headers["Last-Modified"] = feed.modified
                 with server.lock:
                     server.requests.append((self.path, status, dict(self.headers)))
                 try:
@@ -84,11 +89,13 @@ class FeedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def serve(self, path: str, body: bytes, content_type: str = "application/rss+xml", etag: bool = True) -> None:
+    def serve(self, path: str, body: bytes, content_type: str = "application/rss+xml", etag: bool = True,
+              modified: str | None = None) -> None:
+        """Serve `body` at `path` from now on, with an ETag of its bytes unless `etag` is False, and `modified` as Last-Modified."""
         with self.lock:
             old = self.feeds.get(path)
             self.feeds[path] = Served(
-                body, content_type, f'"{hashlib.sha1(body).hexdigest()[:16]}"' if etag else None,
+                body, content_type, f'"{hashlib.sha1(body).hexdigest()[:16]}"' if etag else None, modified,
                 old.fail if old else [], old.delay if old else [],
             )
 
