@@ -57,6 +57,8 @@ class FeedSource(_Source):
     # Longest wait between polls of a failing feed (the wait doubles from `interval`, with jitter).
     max_backoff: Seconds = 3600.0
     headers: dict[str, str] = Field(default_factory=dict)
+    # A feed larger than this is refused (a wrong URL serving a video, say), not read into memory.
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
 
 
 class FolderSource(_Source):

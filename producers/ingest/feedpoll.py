@@ -58,7 +58,7 @@ async def poll_once(
             if response.status != 200:
                 retry = schedule.retry_after_seconds(response.headers.get("Retry-After"))
                 raise FeedError(f"HTTP {response.status} {response.reason or ''} from {response.url}".strip(), retry)
-            body = await response.read()
+            body = await _read_at_most(response, source.max_bytes)
             content_type = response.headers.get("Content-Type", "")
             new_etag = response.headers.get("ETag")
             new_modified = response.headers.get("Last-Modified")
@@ -83,6 +83,19 @@ async def poll_once(
     )
     if tally.new or tally.updated:
         log.info("%s: %d new, %d updated, %d unchanged", source.name, tally.new, tally.updated, tally.unchanged)
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise FeedError(f"{response.url} is {declared} bytes, more than max_bytes ({limit})")
+    parts, size = [], 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise FeedError(f"{response.url} sent more than max_bytes ({limit})")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _read(body: bytes, content_type: str, where: str, publisher: str | None, errors: list) -> list:

@@ -45,6 +45,7 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
     # Not well-formed (text before the XML declaration) and no ETag: fetched in full every time.
     server.serve("/techcrunch", (feeds / "TechCrunch.xml").read_bytes(), etag=False)
     server.serve("/page", b"<html><body><p>Not a feed</p></body></html>", "text/html")
+    server.serve("/huge", (feeds / "heise.atom").read_bytes(), "application/atom+xml")
     sources = tmp_path / "sources.yaml"
     sources.write_text(
         "status_every: 1s\n"
@@ -53,6 +54,7 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
         f"  - {{name: uol, kind: feed, url: '{server.url}/uol', interval: 0.3s, max_backoff: 1s}}\n"
         f"  - {{name: techcrunch, kind: feed, url: '{server.url}/techcrunch', interval: 0.5s, timeout: 1s, max_backoff: 1s}}\n"
         f"  - {{name: page, kind: feed, url: '{server.url}/page', interval: 1s, max_backoff: 2s}}\n"
+        f"  - {{name: huge, kind: feed, url: '{server.url}/huge', interval: 1s, max_backoff: 2s, max_bytes: 4096}}\n"
     )
     topic = kafka_settings.stories_topic
 
@@ -96,6 +98,8 @@ def test_feeds_new_edited_304_500_slow_and_a_restart(kafka_settings, tmp_path, c
         wait_for(lambda: ingest.counters("techcrunch").get("failures_in_a_row") == 0, timeout=15, what="techcrunch polled fine again")
         page = wait_for(lambda: ingest.counters("page").get("failed"), timeout=10, what="the page reported")
         assert page >= 1 and "not an RSS or Atom feed" in ingest.counters("page")["last_error"]
+        huge = wait_for(lambda: ingest.counters("huge").get("last_error"), timeout=10, what="the huge feed refused")
+        assert "more than max_bytes (4096)" in huge
         uol_counters = ingest.counters("uol")
         assert uol_counters["failed"] >= 2 and "HTTP 500" in uol_counters["last_error"]
         assert ingest.proc.poll() is None
