@@ -120,6 +120,8 @@ class Ingest:
             for task in [*tasks, reconnect]:
                 if task is not None:
                     task.cancel()
+            for runner in sites:
+                await runner.cleanup()  # again is harmless; needed when start-up failed half-way
             await session.close()
             await asyncio.to_thread(self.sender.close)
             self.write_status()
