@@ -54,6 +54,10 @@ class StorySink:
         if wait:
             sent.get(timeout=30)
 
+    def send_to(self, topic: str, key: bytes | None, value: bytes):
+        """Send bytes to another topic (a dead letter, say) with this producer; the future of its acknowledgement."""
+        return self._producer.send(topic, key=key, value=value)
+
     def flush(self, timeout_s: float | None = None) -> None:
         from kafka.errors import UnknownError
 
@@ -69,9 +73,9 @@ class StorySink:
                     raise
         self._producer.flush(timeout=timeout_s)
 
-    def close(self) -> None:
-        self.flush()
-        self._producer.close()
+    def close(self, timeout_s: float | None = None) -> None:
+        self.flush(timeout_s)
+        self._producer.close(timeout=timeout_s)
 
     def __enter__(self) -> "StorySink":
         return self

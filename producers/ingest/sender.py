@@ -100,9 +100,7 @@ class Sender:
             raise ServiceUnavailable(self.unavailable())
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
-        future = self._sink._producer.send(
-            self.settings.deadletter_topic, key=(letter.key or "").encode() or None, value=letter.to_json()
-        )
+        future = self._sink.send_to(self.settings.deadletter_topic, (letter.key or "").encode() or None, letter.to_json())
         future.add_callback(lambda md: loop.call_soon_threadsafe(_settle, done, md, None))
         future.add_errback(lambda e: loop.call_soon_threadsafe(_settle, done, None, e))
         try:
@@ -113,9 +111,8 @@ class Sender:
     def close(self, timeout_s: float = 30.0) -> None:
         if self._sink is not None:
             try:
-                self._sink.flush(timeout_s)
+                self._sink.close(timeout_s)
             finally:
-                self._sink._producer.close(timeout=timeout_s)
                 self._sink = None
                 self._problem = "closed (ingest stopped)"
 
