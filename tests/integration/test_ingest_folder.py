@@ -169,7 +169,7 @@ def test_killed_mid_run_loses_nothing_and_makes_no_new_versions(kafka_settings, 
         assert second.stop() == 0
 
 
-def test_feeds_and_folders_wait_for_kafka_and_ctrl_c_does_not(kafka_settings, tmp_path):
+def test_a_folder_waits_for_kafka_and_ctrl_c_does_not(kafka_settings, tmp_path):
     """With Kafka away a dropped file stays in the inbox (nothing lost), and Ctrl-C still stops at once."""
     inbox = tmp_path / "inbox"
     sources = tmp_path / "sources.yaml"
