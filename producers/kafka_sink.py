@@ -41,16 +41,22 @@ class StorySink:
             request_timeout_ms=min(30_000, max(500, int(settings.delivery_timeout_seconds * 500))),
         )
 
-    def send(self, story: Story) -> None:
+    def send(self, story: Story):
+        """Queue one story; the returned future settles when Kafka acknowledged it or gave up."""
         future = self._producer.send(self.topic, key=story.id.encode(), value=story.to_json())
         future.add_callback(self._ok)
         future.add_errback(self._failed, story)
+        return future
 
     def send_raw(self, key: bytes | None, value: bytes, wait: bool = True) -> None:
         """Send bytes as they are (used to test how workers treat bad input); `wait=False`: `flush` waits."""
         sent = self._producer.send(self.topic, key=key, value=value)
         if wait:
             sent.get(timeout=30)
+
+    def send_to(self, topic: str, key: bytes | None, value: bytes):
+        """Send bytes to another topic (a dead letter, say) with this producer; the future of its acknowledgement."""
+        return self._producer.send(topic, key=key, value=value)
 
     def flush(self, timeout_s: float | None = None) -> None:
         from kafka.errors import UnknownError
@@ -67,9 +73,9 @@ class StorySink:
                     raise
         self._producer.flush(timeout=timeout_s)
 
-    def close(self) -> None:
-        self.flush()
-        self._producer.close()
+    def close(self, timeout_s: float | None = None) -> None:
+        self.flush(timeout_s)
+        self._producer.close(timeout=timeout_s)
 
     def __enter__(self) -> "StorySink":
         return self

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
     slack_timeout: float = Field(10.0, gt=0, description="Seconds to wait for Slack.")
 
+    # Ingest
+    ingest_token: SecretStr | None = Field(
+        None, description="Bearer token that senders to `wirewatch ingest`'s HTTP push sources must give (Authorization: Bearer ...)."
+    )
+
     # Kibana
     kibana_url: str | None = Field(
         None,

@@ -116,6 +116,22 @@ def _body(doc: dict) -> str:
         for b in bodies:
             if "html" in str(_get(b, "contentType", "contenttype") or ""):
                 return html_text(b["value"])
+    return _description(doc)
+
+
+def _description(doc: dict) -> str:
+    # Some items carry their words only as a description (NTB's, in the
+    # corpus): without it a rule could match the headline alone.
+    if isinstance(doc.get("description_text"), str):
+        return doc["description_text"]
+    if isinstance(doc.get("description_html"), str):
+        return html_text(doc["description_html"])
+    descriptions = doc.get("descriptions")
+    if isinstance(descriptions, list):
+        found = [d for d in descriptions if isinstance(d, dict) and isinstance(d.get("value"), str) and d["value"].strip()]
+        for d in found:
+            kind = str(_get(d, "contentType", "contenttype") or "text/plain")
+            return html_text(d["value"]) if "html" in kind else d["value"].strip()
     return ""
 
 

@@ -13,6 +13,8 @@ def topic_records(settings: Settings, topic: str) -> list:
     consumer = kafka_clients.consumer(settings, "test-reader")
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return []  # not created yet
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)

@@ -155,6 +155,8 @@ def test_ninjs_3_reads_like_the_same_item_in_2_1(corpus_dir):
     assert v3.source == "NTB" and v3.pubstatus == "usable"
     assert v3.urgency == 5 and v3.language == "nb-NO"
     assert v3.subjects == ("Innenriks", "Teknologi", "Industri", "Olje og energi") and v3.places == ("Telemark",)
+    # No body: its description is the text a rule can match.
+    assert v3.body == "IT-giganten Google har kjøpt en tomt på nærmere 2.000 mål i Skien i tilfelle det blir behov for flere datasentre i Europa."
     assert v3.model_copy(update={"received": v2.received}) == v2
 
 
@@ -167,6 +169,12 @@ def test_ninjs_3_bodies_content_type_and_embargo():
     assert s.body == "One\n\nTwo"
     (old,) = list(ninjs.parse('{"uri": "urn:x:2", "embargoed": "2026-03-01T09:00:00Z"}', "y.json"))
     assert old.embargo == s.embargo
+
+
+def test_ninjs_a_body_comes_before_a_description():
+    (with_body,) = list(ninjs.parse('{"uri": "u", "body_text": "Body.", "description_text": "Desc."}', "a.json"))
+    (html,) = list(ninjs.parse('{"uri": "u", "descriptions": [{"value": " "}, {"contenttype": "text/html", "value": "<p>D</p>"}]}', "b.json"))
+    assert (with_body.body, html.body) == ("Body.", "D")
 
 
 def test_ninjs_1_xhtml_body(corpus_dir):
