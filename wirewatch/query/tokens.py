@@ -73,6 +73,10 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     otherwise they are the best guess available.
     """
     toks = tokens(text)
+    # ASCII text (nearly every wire story) normalises to its own lower case,
+    # character for character: its token runs are where its tokens are.
+    if text.isascii():
+        return [(t, m.start(), m.end()) for t, m in zip(toks, _TOKEN.finditer(text.replace("_", " ")))]
     norm = normalise(text)
     if norm == text:
         return [(t, m.start(), m.end()) for t, m in zip(toks, _TOKEN.finditer(text.replace("_", " ")))]
