@@ -118,6 +118,12 @@ class Report:
     stories: int  # stories read (and matched against every rule)
     first: float | None  # time of the oldest story read
     last: float | None  # and of the newest
+    per_day: Counter = field(default_factory=Counter)  # UTC day -> stories read
+
+    @property
+    def days(self) -> list[date]:
+        """The days that had stories, in order (the x axis of the charts: an archive may have long gaps)."""
+        return sorted(self.per_day)
 
     @property
     def first_day(self) -> date | None:
@@ -153,6 +159,7 @@ class Backtest:
         self._latest: dict[str, deque] = {r: deque(maxlen=samples) for r in self.rules}
         self._sims = {r: Simulation(a, cap) for r, a in (alerting or {}).items() if r in self.rules and a.subscribers}
         self.read = 0
+        self._read_days: Counter = Counter()
         self.first: float | None = None
         self.last: float | None = None
 
@@ -176,6 +183,7 @@ class Backtest:
                 if sim is not None:
                     sim.match(story.id, story.urgency, story.at)
         self.read += len(stories)
+        self._read_days.update(int(s.at // DAY) for s in stories)
         if self.first is None:
             self.first = stories[0].at
         self.last = stories[-1].at
@@ -199,7 +207,8 @@ class Backtest:
                     subscribers=sim.finish() if sim is not None else [],
                 )
             )
-        return Report(outcomes, self.read, self.first, self.last)
+        read_days = Counter({EPOCH + timedelta(days=d): n for d, n in self._read_days.items()})
+        return Report(outcomes, self.read, self.first, self.last, read_days)
 
 
 # -- what is said about it -------------------------------------------------------------
@@ -243,6 +252,7 @@ def to_json(report: Report, **about: Any) -> dict[str, Any]:
         "stories": report.stories,
         "first": iso(report.first) if report.first is not None else None,
         "last": iso(report.last) if report.last is not None else None,
+        "stories_per_day": {d.isoformat(): n for d, n in sorted(report.per_day.items())},
         "rules": [_rule_json(o) for o in report.rules],
     }
 

@@ -1,6 +1,7 @@
 """Pure: counts per day as small text charts for a terminal (block characters, no styling).
 
-`per_day_series` lays counts out day by day over a span; `fold` narrows a
+`per_day_series` lays counts out day by day over a span (`series` over
+given days); `fold` narrows a
 long series to the width there is (each column the sum of as many days);
 `sparkline` draws it one character high, `columns` several rows high.
 """
@@ -19,6 +20,11 @@ def per_day_series(counts: Mapping[date, int], first: date, last: date) -> list[
     """The count of each day from `first` to `last` (inclusive), 0 for days not in `counts`."""
     days = (last - first).days + 1
     return [counts.get(first + timedelta(days=i), 0) for i in range(max(0, days))]
+
+
+def series(counts: Mapping[date, int], days: Sequence[date]) -> list[int]:
+    """The count of each of `days` (say, the days an archive has stories), 0 for days not in `counts`."""
+    return [counts.get(day, 0) for day in days]
 
 
 def fold(values: Sequence[int], width: int) -> tuple[list[int], int]:

@@ -48,6 +48,8 @@ def test_counts_per_day_and_samples_are_the_matchers(rules, stories):
     matched = {r.id: [s for s in stories if r.id in oracle.match(s.title, s.body)] for r in rules}
     assert report.stories == len(stories)
     assert (report.first, report.last) == (stories[0].at, stories[-1].at)
+    assert report.per_day == Counter(datetime.fromtimestamp(s.at, timezone.utc).date() for s in stories)
+    assert report.days == sorted(report.per_day) and report.days[0] == report.first_day
     assert [o.rule.id for o in report.rules] == [r.id for r in rules]
     assert sum(o.matches for o in report.rules) > 20  # the example rules do match this corpus
     for o in report.rules:

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from wirewatch.charts import BLOCKS, columns, fold, per_day_series, sparkline
+from wirewatch.charts import BLOCKS, columns, fold, per_day_series, series, sparkline
 
 
 def test_per_day_series_fills_the_days_without_counts():
@@ -10,6 +10,12 @@ def test_per_day_series_fills_the_days_without_counts():
     assert per_day_series(counts, date(2024, 5, 1), date(2024, 5, 5)) == [2, 0, 0, 5, 0]
     assert per_day_series(counts, date(2024, 5, 2), date(2024, 5, 2)) == [0]
     assert per_day_series({}, date(2024, 5, 2), date(2024, 5, 1)) == []
+
+
+def test_series_over_given_days_skips_the_gaps_between_them():
+    counts = {date(1987, 3, 2): 4, date(2026, 12, 4): 1}
+    days = [date(1987, 3, 1), date(1987, 3, 2), date(2026, 12, 4)]
+    assert series(counts, days) == [0, 4, 1]
 
 
 def test_fold_sums_consecutive_days_into_at_most_width_columns():

@@ -163,29 +163,30 @@ def _print(report, index: str, start, seconds: float, rate: float, engine: str, 
 
     first, last = report.first_day, report.last_day
     console.print(
-        f"[bold]{report.stories:,}[/] stories in {escape(index)} since {start:%Y-%m-%d %H:%M}Z "
+        f"[bold]{report.stories:,}[/] {'story' if report.stories == 1 else 'stories'} in {escape(index)} since {start:%Y-%m-%d %H:%M}Z "
         f"(published {first} to {last}); {len(report.rules):,} rules; "
         f"read and matched in {seconds:.2f} s: [bold]{rate:,.0f} stories/s[/] ({engine} matcher)",
         soft_wrap=True,
     )
     ranked = sorted(report.rules, key=lambda o: (-o.matches, o.rule.id))
-    out.print(_table(ranked, first, last))
+    days = report.days
+    out.print(_table(ranked, days))
     detailed = ranked if explicit else [o for o in ranked if o.matches][:show]
     for outcome in detailed:
-        for line in _details(outcome, first, last):
+        for line in _details(outcome, days):
             out.print(line)
     rest = sum(1 for o in ranked if o.matches) - len(detailed)
     if rest > 0:
         console.print(f"[dim]{rest} more rules matched stories: --show N details more, --rule ID one, --json every one[/]")
 
 
-def _table(ranked, first, last):
+def _table(ranked, days):
     from rich import box
     from rich.table import Table
 
     from wirewatch import charts
 
-    title = f"per rule, {first} to {last}" if first else "per rule"
+    title = f"per rule, {days[0]} to {days[-1]}" if days else "per rule"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     longest = max((len(o.rule.id) for o in ranked[:TABLE_ROWS]), default=4)
     table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=24)
@@ -199,8 +200,8 @@ def _table(ranked, first, last):
     for o in ranked[:TABLE_ROWS]:
         busiest = o.busiest
         spark = ""
-        if first is not None and o.per_day:
-            spark = charts.sparkline(charts.fold(charts.per_day_series(o.per_day, first, last), spark_width)[0])
+        if o.per_day:
+            spark = charts.sparkline(charts.fold(charts.series(o.per_day, days), spark_width)[0])
         alerts = sum(len(t.alerts) for t in o.subscribers)
         table.add_row(
             o.rule.id,
@@ -217,7 +218,7 @@ def _table(ranked, first, last):
     return table
 
 
-def _details(o, first, last):
+def _details(o, days):
     from rich.markup import escape
     from rich.text import Text
 
@@ -231,17 +232,20 @@ def _details(o, first, last):
     head.append(f"  {o.matches:,} {'match' if o.matches == 1 else 'matches'}")
     lines.append(head)
     lines.append(Text(f"  {o.rule.query}", "dim"))
-    if o.per_day and first is not None:
+    if o.per_day:
         width = max(10, min(100, out.width - 14))
-        cols, step = charts.fold(charts.per_day_series(o.per_day, first, last), width)
+        cols, step = charts.fold(charts.series(o.per_day, days), width)
         top = max(cols)
         for i, row in enumerate(charts.columns(cols, CHART_HEIGHT)):
             label = f"{top:>6} " if i == 0 else " " * 7
             lines.append(Text(label + "│", "dim").append(row, "green"))
-        span = "1 day" if step == 1 else f"{step} days"
-        axis = f"{first}".ljust(max(len(cols) - 10, 11)) + f"{last}"
+        axis = f"{days[0]}".ljust(max(len(cols) - 10, 11)) + f"{days[-1]}"
         lines.append(Text(" " * 8 + axis, "dim"))
-        lines.append(Text(f"        matches per {'day' if step == 1 else span} (UTC)", "dim"))
+        per = "day" if step == 1 else f"{step} days"
+        calendar = (days[-1] - days[0]).days + 1
+        # An archive can have long gaps (a replayed corpus, an outage): only days with stories are drawn.
+        gaps = f"; the {calendar - len(days):,} days without any stories are left out" if calendar > len(days) else ""
+        lines.append(Text(f"        matches per {per} (UTC) over the {len(days):,} days with stories{gaps}", "dim"))
     for sample in o.samples:
         story = _story(sample.story)
         for line in display.story_lines(story, (), sample.spans("title"), sample.spans("body")):
