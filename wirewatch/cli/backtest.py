@@ -260,7 +260,7 @@ def _details(o, days):
         lines.append(line)
         grouped = [a for a in t.alerts if a.kind != "instant"][:3]
         if grouped:
-            said = "; ".join(f"{a.kind} {iso(a.at)[:16].replace('T', ' ')} ({a.size} {'story' if a.size == 1 else 'stories'})" for a in grouped)
+            said = "; ".join(f"{a.kind} {iso(a.at)[:16].replace('T', ' ')}Z ({a.size} {'story' if a.size == 1 else 'stories'})" for a in grouped)
             more = sum(1 for a in t.alerts if a.kind != "instant") - len(grouped)
             lines.append(Text(f"      {escape(said)}" + (f"; … {more} more" if more > 0 else ""), "dim"))
     return lines
