@@ -70,14 +70,14 @@ def backtest(
         alerting = {r.id: parse(r.id, r.to_dict()) for r in rules}
         engine = None if s.matcher_engine == "auto" else s.matcher_engine
         bt = Backtest(rule_infos(rules), alerting, samples=samples, cap=s.alerts_digest_max_items, engine=engine)
-        seconds = _read(s, s.index, start, bt, page, quiet=as_json)
+        seconds, waited = _read(s, s.index, start, bt, page, quiet=as_json)
         report = bt.report()
     rate = report.stories / seconds if seconds > 0 else 0.0
     if as_json:
         from wirewatch.backtest import to_json
 
         doc = to_json(report, index=s.index, since=start.isoformat(), engine=bt.matcher.engine,
-                      seconds=round(seconds, 3), stories_per_second=round(rate))
+                      seconds=round(seconds, 3), stories_per_second=round(rate), waiting_for_elasticsearch_seconds=round(waited, 3))
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         return
     if report.stories == 0:
@@ -119,8 +119,12 @@ def _since(text: str):
         raise ConfigError(f"--since {text!r}: {exc}") from None
 
 
-def _read(s, index: str, start, bt, page: int, quiet: bool) -> float:
-    """Feed every story since `start` to the backtest, with a progress bar; the seconds it took."""
+def _read(s, index: str, start, bt, page: int, quiet: bool) -> tuple[float, float]:
+    """Feed every story since `start` to the backtest, with a progress bar.
+
+    Returns the seconds it took, and how many of them were spent waiting
+    for Elasticsearch (the rest is matching and the alert simulation).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from streams import archive
@@ -141,14 +145,21 @@ def _read(s, index: str, start, bt, page: int, quiet: bool) -> float:
             disable=quiet or not console.is_terminal,
         )
         began = time.perf_counter()
+        waited = 0.0
         with progress:
             task = progress.add_task("read", total=total, index=index, rate="")
-            for hits in archive.pages(es, index, query, sort=[{"@timestamp": "asc"}], size=page, source=archive.STORY_FIELDS):
+            found = archive.pages(es, index, query, sort=[{"@timestamp": "asc"}], size=page, source=archive.STORY_FIELDS)
+            while True:
+                asked = time.perf_counter()
+                hits = next(found, None)
+                waited += time.perf_counter() - asked
+                if hits is None:
+                    break
                 stories = [st for st in (indexed_of(h["_id"], h["_source"], h["sort"][0]) for h in hits) if st is not None]
                 bt.add(stories)
                 elapsed = time.perf_counter() - began
                 progress.update(task, advance=len(hits), rate=f"{bt.read / elapsed:,.0f} stories/s" if elapsed else "")
-        return time.perf_counter() - began
+        return time.perf_counter() - began, waited
     except Exception as exc:
         raise archive.problem(exc, s, index, "reading stories") from exc
     finally:
