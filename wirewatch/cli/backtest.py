@@ -40,8 +40,9 @@ def backtest(
 ) -> None:
     """Try rules on the stories already indexed: what would they have matched, and sent?
 
-    Every story indexed since --since is read from Elasticsearch (one point in time, in
-    pages, oldest first) and matched with the same matcher the workers run. For each
+    Every story in the index whose time (@timestamp: published, else received) is since
+    --since is read from Elasticsearch (one point in time, in pages, oldest first) and
+    matched with the same matcher the workers run. For each
     rule it prints how many stories it matched per day (a chart), its newest matches
     with the matched words highlighted, and what each subscriber would have received:
     instant alerts, flood summaries (realert), digests and what quiet hours held back,
