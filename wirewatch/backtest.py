@@ -220,7 +220,7 @@ def iso(at: float) -> str:
 
 def subscriber_name(tally: SubscriberTally) -> str:
     sub = tally.subscription
-    return f"{sub.channel} {sub.target_id}"
+    return "console" if sub.channel == "console" else f"{sub.channel} {sub.target_id}"
 
 
 def tally_summary(tally: SubscriberTally) -> str:
