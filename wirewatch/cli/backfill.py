@@ -15,7 +15,7 @@ from collections import Counter
 
 from rich.markup import escape
 
-from .common import console
+from .common import console, since_option
 
 PAGE = 1000
 SHOW_FAILED = 5
@@ -23,13 +23,7 @@ SHOW_FAILED = 5
 
 def since_of(text: str):
     """The time a --backfill SINCE names; ConfigError when it names none."""
-    from wirewatch.errors import ConfigError
-    from wirewatch.timeparse import parse_since
-
-    try:
-        return parse_since(text)
-    except (ValueError, OverflowError) as exc:
-        raise ConfigError(f"--backfill {text!r}: {exc}") from None
+    return since_option(text, "--backfill")
 
 
 def run(s, rules, start, dry_run: bool = False) -> None:

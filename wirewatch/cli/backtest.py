@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from .common import console, friendly_errors, out, settings
+from .common import console, friendly_errors, out, settings, since_option
 from .rules import load_checked, problems_text, rules_app
 
 PAGE = 2000  # stories per request: large enough to keep Elasticsearch busy, small enough for a steady progress bar
@@ -42,12 +42,11 @@ def backtest(
 
     Every story in the index whose time (@timestamp: published, else received) is since
     --since is read from Elasticsearch (one point in time, in pages, oldest first) and
-    matched with the same matcher the workers run. For each
-    rule it prints how many stories it matched per day (a chart), its newest matches
-    with the matched words highlighted, and what each subscriber would have received:
-    instant alerts, flood summaries (realert), digests and what quiet hours held back,
-    decided by the alert stage's own policy at each story's time. Nothing is published,
-    written or sent.
+    matched with the same matcher the workers run. For each rule it prints how many
+    stories it matched per day (a chart), its newest matches with the matched words
+    highlighted, and what each subscriber would have received: instant alerts, flood
+    summaries (realert), digests and what quiet hours held back, decided by the alert
+    stage's own policy at each story's time. Nothing is published, written or sent.
 
     Examples:
 
@@ -62,12 +61,11 @@ def backtest(
     """
     from alerts.subscriptions import parse
     from wirewatch.backtest import Backtest, rule_infos
-    from wirewatch.errors import ConfigError
 
     s = settings(index=index)
     with friendly_errors():
         rules = _rules(path, rule_ids or [])
-        start = _since(since)
+        start = since_option(since)
         alerting = {r.id: parse(r.id, r.to_dict()) for r in rules}
         engine = None if s.matcher_engine == "auto" else s.matcher_engine
         bt = Backtest(rule_infos(rules), alerting, samples=samples, cap=s.alerts_digest_max_items, engine=engine)
@@ -108,16 +106,6 @@ def _rules(path: Path, wanted: list[str]):
         known = ", ".join(sorted(by_id)[:15]) + (f" … ({len(by_id)} in all)" if len(by_id) > 15 else "")
         raise ConfigError(f"no rule {', '.join(map(repr, missing))} in {path} (its rules: {known or 'none'})")
     return [by_id[r] for r in dict.fromkeys(wanted)]
-
-
-def _since(text: str):
-    from wirewatch.errors import ConfigError
-    from wirewatch.timeparse import parse_since
-
-    try:
-        return parse_since(text)
-    except (ValueError, OverflowError) as exc:
-        raise ConfigError(f"--since {text!r}: {exc}") from None
 
 
 def _read(s, index: str, start, bt, page: int, quiet: bool) -> tuple[float, float]:
@@ -176,7 +164,7 @@ def _print(report, index: str, start, seconds: float, rate: float, engine: str, 
     first, last = report.first_day, report.last_day
     console.print(
         f"[bold]{report.stories:,}[/] {'story' if report.stories == 1 else 'stories'} in {escape(index)} since {start:%Y-%m-%d %H:%M}Z "
-        f"(published {first} to {last}); {len(report.rules):,} rules; "
+        f"(published {first} to {last}); {len(report.rules):,} {'rule' if len(report.rules) == 1 else 'rules'}; "
         f"read and matched in {seconds:.2f} s: [bold]{rate:,.0f} stories/s[/] ({engine} matcher)",
         soft_wrap=True,
     )
