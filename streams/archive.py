@@ -118,7 +118,7 @@ def bulk(es, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return es.bulk(operations=operations, refresh=False)["items"]
 
 
-def has_field(es, index: str, name: str) -> bool:
-    """Whether every index behind `index` maps the field `name` (an older template may not)."""
+def indices_with_field(es, index: str, name: str) -> set[str]:
+    """The indices behind `index` (an index, alias or pattern) that map the field `name` (an older template may not)."""
     mappings = es.indices.get_mapping(index=index)
-    return bool(mappings) and all(name in (m.get("mappings", {}).get("properties") or {}) for m in mappings.values())
+    return {i for i, m in mappings.items() if name in (m.get("mappings", {}).get("properties") or {})}

@@ -24,7 +24,7 @@ run completes the rest.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from .query.to_es import WORDS, words_of
@@ -59,16 +59,22 @@ def operations(index: str, doc_id: str, version: int, doc: Mapping[str, Any]) ->
 
 
 def plan(
-    hits: Sequence[Mapping[str, Any]], matched: Sequence[Sequence[str]], words: bool = True
+    hits: Sequence[Mapping[str, Any]], matched: Sequence[Sequence[str]], words_in: Container[str] | None = None
 ) -> list[tuple[list[dict[str, Any]], list[str]]]:
     """For a page of hits (with `_index`, `_id`, `_version`, `_source`) and the ids each matched:
-    (its bulk lines, the ids added) for each story that gains any."""
+    (its bulk lines, the ids added) for each story that gains any.
+
+    `words_in`: the indices that map the token fields (None: all of them);
+    a document of any other index is written without them (its strict
+    mapping would refuse them).
+    """
     out = []
     for hit, ids in zip(hits, matched):
         if not ids:
             continue
         added = missing(ids, hit["_source"].get("rules"))
         if added:
+            words = words_in is None or hit["_index"] in words_in
             doc = with_rules(hit["_source"], added, words)
             out.append((operations(hit["_index"], hit["_id"], int(hit["_version"]), doc), added))
     return out

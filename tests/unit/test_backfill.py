@@ -40,6 +40,11 @@ def test_plan_writes_only_stories_that_gain_at_their_own_version_external_gte():
     assert first[0] == {"index": {"_index": "stories-000001", "_id": "r:1", "version": 3, "version_type": "external_gte"}}
     assert second[0]["index"]["version"] == 7 and second[1]["rules"] == ["cocoa", "gold", "legacy"]
     assert backfill.plan(hits, [[], [], [], []]) == []
+    # An index made by an older template does not map the token fields: its documents go without them.
+    [(older, _)] = backfill.plan(hits[:1], [["cocoa"]], words_in={"stories-000002"})
+    assert WORDS not in older[1] and older[1]["rules"] == ["cocoa"]
+    [(newer, _)] = backfill.plan(hits[:1], [["cocoa"]], words_in={"stories-000001"})
+    assert newer[1][WORDS] == words_of(STORY.title, STORY.body)
 
 
 def test_outcomes():

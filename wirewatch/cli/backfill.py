@@ -44,7 +44,7 @@ def run(s, rules, start, dry_run: bool = False) -> None:
     failed: list[str] = []
     began = time.perf_counter()
     try:
-        words = archive.has_field(es, s.index, WORDS)
+        words_in = archive.indices_with_field(es, s.index, WORDS)
         query = archive.since_query(start)
         total = archive.count(es, s.index, query)
         progress = Progress(
@@ -57,7 +57,7 @@ def run(s, rules, start, dry_run: bool = False) -> None:
             for hits in archive.pages(es, s.index, query, size=PAGE, source=True, version=True):
                 read += len(hits)
                 found = matcher.match_many([(h["_source"].get("title") or "", h["_source"].get("body") or "") for h in hits])
-                todo = backfill.plan(hits, found, words)
+                todo = backfill.plan(hits, found, words_in)
                 if dry_run:
                     for _, ids in todo:
                         added.update(ids)
