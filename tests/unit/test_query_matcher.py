@@ -143,6 +143,14 @@ def test_many_changes_with_matching_in_between_stay_exact():
     assert len(m) == len(live)
 
 
+def test_match_many_is_match_story_by_story():
+    m = matcher(opec="OPEC NEAR/5 (cut* OR quota*)", xi="title:(Xi OR Putin) (Moscow OR Kremlin)", oil="oil -iran")
+    stories = [(SAMPLE_TITLE, SAMPLE_BODY), ("", ""), ("Oil prices", "OPEC agreed to cut quotas"), ("iran oil", "")]
+    assert m.match_many(stories) == [m.match(t, b) for t, b in stories]
+    assert m.match_many(iter(stories[2:3])) == [["oil", "opec"]]
+    assert m.match_many([]) == []
+
+
 def test_hits_point_at_the_words_that_matched():
     m = matcher(
         lethal='"lethal aid" OR ((deadly OR lethal) NEAR/2 (aid OR weapons))',

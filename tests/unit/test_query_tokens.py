@@ -55,6 +55,13 @@ def test_spans_point_at_the_tokens_in_the_original_text(text):
         assert tok in spec_tokens(text[start:end]) or "".join(spec_tokens(text[start:end])) == tok
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_spans_are_the_tokens_exactly(text):
+    spans = token_spans(text)
+    assert [t for t, _, _ in spans] == tokens(text)
+    assert all(text[start:end].lower() == tok for tok, start, end in spans)
+
+
 def test_spans_for_a_curly_quote_story():
     text = "Xi’s visit: Putin’s ‘peace talks’"
     assert [(t, text[s:e]) for t, s, e in token_spans(text)] == [

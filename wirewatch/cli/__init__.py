@@ -47,6 +47,7 @@ _COMMANDS = (
     "match",
     "rules",
     "rules_live",
+    "backtest",
     "services",
     "demo",
     "alerts",

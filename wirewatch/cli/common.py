@@ -41,5 +41,15 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
+def since_option(text: str, option: str = "--since"):
+    """The time a --since-like option names (a duration back from now, or a time); ConfigError naming the option."""
+    from ..timeparse import parse_since
+
+    try:
+        return parse_since(text)
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError(f"{option} {text!r}: {exc}") from None
+
+
 def is_tty() -> bool:
     return sys.stdout.isatty()

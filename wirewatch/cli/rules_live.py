@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from .backfill import since_of
 from .common import console, friendly_errors, out, settings
 from .rules import load_checked, problems_text, rules_app
 
@@ -31,7 +32,7 @@ def apply_rules_file(s, path: Path, prune: bool = True):
 
 
 def _apply(s, path: Path, prune: bool):
-    """The change published and the rules live after it."""
+    """The change published, the rules live after it, and the file's rules."""
     from producers.rules_topic import publish, read_published
     from wirewatch import topics
     from wirewatch.errors import ConfigError
@@ -43,7 +44,7 @@ def _apply(s, path: Path, prune: bool):
         raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was published:\n{problems_text(path, problems)}")
     change = publish(s, rules, prune, live=live)
     now_live = rules if prune else list({**live.rules()[0], **{r.id: r for r in rules}}.values())
-    return change, now_live
+    return change, now_live, rules
 
 
 KIBANA_WAIT_S = 10.0
@@ -73,6 +74,11 @@ def apply(
     prune: bool = typer.Option(True, "--prune/--keep", help="Delete live rules that are not in the file (default) or keep them."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would change; publish nothing."),
     show_all: bool = typer.Option(False, "--all", help=f"List every rule added, changed or removed (default: the first {SHOW_AT_MOST} of each)."),
+    backfill: str = typer.Option(
+        None, "--backfill", metavar="SINCE",
+        help="Then add the file's rule ids to the `rules` of matching stories indexed since SINCE (30d, 2026-11-01, 100000d for all), so each rule's saved search is complete from day one. Safe to interrupt and run again.",
+        show_default=False,
+    ),
 ) -> None:
     """Validate a rules file and publish what differs from the live rules.
 
@@ -80,11 +86,29 @@ def apply(
     published when any rule in the file is invalid. With WIREWATCH_KIBANA_URL set, the
     Kibana saved objects (a saved search per live rule, the dashboard) are imported again
     afterwards; a Kibana that fails is a warning, not a failed apply.
+
+    With --backfill SINCE, the stories already indexed since SINCE are matched against
+    every rule of the file, and each rule's id is added to the `rules` field of the
+    stories it matches that lack it (written at the story's own version, so a newer
+    version the workers index later still replaces it). Ids are only ever added: a story
+    a changed rule no longer matches keeps the id it was indexed with. Running it again
+    writes nothing new; after an interruption it completes what is left. With --dry-run
+    it counts what it would write.
+
+    Examples:
+
+      wirewatch rules apply examples/rules.yaml
+
+      wirewatch rules apply new-rules.yaml --keep --backfill 90d
+
+      wirewatch rules apply examples/rules.yaml --dry-run --backfill 30d
     """
     from producers.rules_topic import diff, read_published
 
     s = settings()
     with friendly_errors():
+        # A SINCE that cannot be read stops the apply before anything is published.
+        backfill_since = None if backfill is None else since_of(backfill)
         if dry_run:
             rules, problems = load_checked(path)
             if problems:
@@ -92,7 +116,7 @@ def apply(
             live = read_published(s)
             change = diff(live, rules, prune)
         else:
-            change, now_live = _apply(s, path, prune)
+            change, now_live, rules = _apply(s, path, prune)
     verb = "would be" if dry_run else "were"
     for label, ids, colour in (("added", change.added, "green"), ("changed", change.changed, "yellow"), ("removed", change.removed, "red")):
         # A rule set a program writes can change by 100,000 rules at once:
@@ -112,6 +136,11 @@ def apply(
     if not dry_run and s.kibana_url:
         # The saved search of each live rule (and the rules field's names) follow the rules.
         update_kibana(s, now_live)
+    if backfill_since is not None:
+        from .backfill import run as run_backfill
+
+        with friendly_errors():
+            run_backfill(s, rules, backfill_since, dry_run=dry_run)
 
 
 def list_(

@@ -39,7 +39,9 @@ def _mark_ranges() -> str:
 # `\w` in Python's `re` is exactly `isalnum()` plus "_"; "_" is turned into a
 # space before matching, so `[\w<marks>]+` is a token.
 _TOKEN = re.compile(rf"[\w{_mark_ranges()}]+")
-_ASCII_SEPARATORS = str.maketrans({i: " " for i in range(128) if not chr(i).isalnum()})
+# Bytes in, bytes out: `bytes.translate` with a 256-byte table is about twice
+# as fast as `str.translate` with a mapping.
+_ASCII_TOKEN_BYTES = bytes(i if chr(i).isalnum() else 0x20 for i in range(128)).ljust(256, b" ")
 
 
 def normalise(text: str) -> str:
@@ -49,9 +51,12 @@ def normalise(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The tokens of one field, in order."""
+    if text.isascii():
+        # NFKC leaves ASCII as it is, and case-folding ASCII is lowering it.
+        return text.encode("ascii").translate(_ASCII_TOKEN_BYTES).decode("ascii").lower().split()
     norm = unicodedata.normalize("NFKC", text).casefold()
     if norm.isascii():
-        return norm.translate(_ASCII_SEPARATORS).split()
+        return norm.encode("ascii").translate(_ASCII_TOKEN_BYTES).decode("ascii").split()
     return _TOKEN.findall(norm.replace("_", " "))
 
 
@@ -78,6 +83,10 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     otherwise they are the best guess available.
     """
     toks = tokens(text)
+    # ASCII text (nearly every wire story) normalises to its own lower case,
+    # character for character: its token runs are where its tokens are.
+    if text.isascii():
+        return [(t, m.start(), m.end()) for t, m in zip(toks, _TOKEN.finditer(text.replace("_", " ")))]
     norm = normalise(text)
     if norm == text:
         return [(t, m.start(), m.end()) for t, m in zip(toks, _TOKEN.finditer(text.replace("_", " ")))]
