@@ -399,7 +399,8 @@ class AlertStage:
             log.info("alerts: story=%s v%d already withdrawn (v%s); nothing more to do", story.id, story.version, record["w"])
             return
         decided: dict[str, int] = dict(record["r"]) if record else {}
-        if not story.title.strip() and record and record.get("t"):
+        if record and record.get("t"):
+            # The headline people were alerted with, not the kill's own ("KILL: ...", or none).
             story = story.model_copy(update={"title": record["t"]})
         book = self.rules()
         told: set[tuple[str, str]] = set()
