@@ -439,6 +439,9 @@ class AlertStage:
             return shown[0]
 
         embargoed = story.embargoed(policy.moment(now))
+        if embargoed:
+            log.info("alerts: rule=%s story=%s v%d under embargo until %s; its alerts wait",
+                     rule.rule_id, story.id, story.version, story.embargo)
         for sub in rule.subscribers:
             box_key = self._box_key(rule.rule_id, sub)
             box = self._load_box(box_key)
