@@ -11,6 +11,7 @@ from support.poll import wait_for
 from support.servers import SmtpServer
 
 from wirewatch.model import Match, Story, Withdrawal
+from wirewatch.pipeline.tables import by_hash
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +41,24 @@ def smtp():
 
 
 def test_withdrawn_notice_is_sent_once_across_redeliveries_and_a_crash(tmp_path, kafka_bootstrap, smtp):
-    rules = [{"id": "oil", "subscribers": [{"email": "oil@example.com"}]},
+    # "oil" and "energy" live on different partitions (of 2): both@ is
+    # alerted by each, on each partition, and still gets one notice.
+    assert by_hash(2)(b"oil") != by_hash(2)(b"energy")
+    rules = [{"id": "oil", "subscribers": [{"email": "oil@example.com"}, {"email": "both@example.com"}]},
+             {"id": "energy", "subscribers": [{"email": "both@example.com"}]},
              {"id": "other", "subscribers": [{"email": "other@example.com"}]}]
     worker = AlertsWorker(tmp_path, rules, kafka_bootstrap, smtp_port=smtp.port)
     try:
         live = story("k1", "Oil prices climb")
         killed = story("k1", "KILL: Oil prices climb", version=2, pubstatus="canceled")
-        worker.send_matches([Match(rule_id="oil", story=live), Match(rule_id="other", story=story("o1", "Other story"))])
+        worker.send_matches([Match(rule_id="oil", story=live), Match(rule_id="energy", story=live),
+                             Match(rule_id="other", story=story("o1", "Other story"))])
         worker.start()
-        wait_for(lambda: subjects(smtp, "oil@example.com"), 60, what="the alert")
+        wait_for(lambda: len(subjects(smtp, "both@example.com")) == 2, 60, what="the alerts")
         send_withdrawal(worker, killed)
         send_withdrawal(worker, killed)  # redelivered
         wait_for(lambda: len(subjects(smtp, "oil@example.com")) >= 2, 60, what="the notice")
+        wait_for(lambda: len(subjects(smtp, "both@example.com")) >= 3, 60, what="the notice to both@")
 
         # A crash, then the kill once more and the old version's match
         # (redelivered by a match stage that crashed too): nothing more.
@@ -64,6 +71,9 @@ def test_withdrawn_notice_is_sent_once_across_redeliveries_and_a_crash(tmp_path,
         assert subjects(smtp, "oil@example.com") == [
             "[WireWatch] WITHDRAWN: Oil prices climb (oil)", "[WireWatch] oil: Oil prices climb", "[WireWatch] oil: Oil sentinel"]
         assert subjects(smtp, "other@example.com") == ["[WireWatch] other: Other story"]
+        both = subjects(smtp, "both@example.com")
+        assert both[1:] == ["[WireWatch] energy: Oil prices climb", "[WireWatch] oil: Oil prices climb", "[WireWatch] oil: Oil sentinel"]
+        assert both[0] in ("[WireWatch] WITHDRAWN: Oil prices climb (oil)", "[WireWatch] WITHDRAWN: Oil prices climb (energy)")
         assert "story=k1 v2 already withdrawn" in worker.all_logs()
     finally:
         worker.close()
