@@ -48,10 +48,15 @@ class Mailbox(BaseModel):
     digest_ids: list[str] = []
     digest_more: int = 0
     digest_seq: int = 0
+    # Stories under embargo: story id -> when it lifts (epoch seconds).
+    embargoed: dict[str, float] = {}
+    # Stories killed while they waited here (the latest few): a kill decided
+    # again after a crash must not take them for stories that were sent.
+    gone: list[str] = []
 
     @property
     def idle(self) -> bool:
-        return not self.held and not self.digest_ids and not self.digest_more
+        return not self.held and not self.digest_ids and not self.digest_more and not self.embargoed
 
 
 def moment(now: float) -> datetime:
@@ -150,6 +155,52 @@ def close_digest(box: Mailbox) -> None:
     box.digest_ids = []
     box.digest_more = 0
     box.digest_seq += 1
+
+
+GONE_KEPT = 50
+
+
+def embargo(box: Mailbox, story_id: str, until: float) -> None:
+    """Keep a story back until its embargo lifts (a story already waiting keeps its time)."""
+    box.embargoed.setdefault(story_id, until)
+
+
+def lifted(box: Mailbox, now: float) -> list[str]:
+    """The stories whose embargo has lifted, taken out of the wait, oldest embargo first."""
+    due = sorted((until, sid) for sid, until in box.embargoed.items() if until <= now)
+    for _, sid in due:
+        del box.embargoed[sid]
+    return [sid for _, sid in due]
+
+
+def withdraw(box: Mailbox, story_id: str) -> bool:
+    """Take a killed story out of everything the mailbox still owes.
+
+    True when it was waiting (held by flood control, in the open digest,
+    under embargo), or was taken out before: nothing about it reached the
+    subscriber through this mailbox, so no "withdrawn" notice is owed.  A
+    story that flood control only counted (beyond the summary's list) stays
+    counted.
+    """
+    if story_id in box.gone:
+        return True
+    waiting = False
+    listed = [i for i in box.held_items if (i.get("story") or {}).get("id") == story_id]
+    if listed:
+        box.held_items = [i for i in box.held_items if i not in listed]
+        box.held = max(0, box.held - 1)
+        waiting = True
+    if story_id in box.digest_ids:
+        box.digest_ids.remove(story_id)
+        if not box.digest_ids and not box.digest_more:
+            box.digest_opened = None
+            box.digest_due = None
+        waiting = True
+    if box.embargoed.pop(story_id, None) is not None:
+        waiting = True
+    if waiting:
+        box.gone = [*box.gone, story_id][-GONE_KEPT:]
+    return waiting
 
 
 def forgotten(sent_at: float, now: float, memory_days: float) -> bool:

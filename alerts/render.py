@@ -266,11 +266,13 @@ class Templates:
 def email(alert: Alert, templates: Templates, search_template: SearchLink = None) -> EmailContent:
     view = alert_view(alert, search_template)
     context = {"alert": view, "items": view.items}
-    subject = header_text(templates.render("subject.txt.j2", **context))
+    # A "withdrawn" notice has templates of its own: it retracts, it does not alert.
+    prefix = "withdrawn." if alert.kind == "withdrawn" else ""
+    subject = header_text(templates.render(f"{prefix}subject.txt.j2", **context))
     return EmailContent(
         subject=subject,
-        text=templates.render("email.txt.j2", **context),
-        html=templates.render("email.html.j2", **context),
+        text=templates.render(f"{prefix or 'email.'}txt.j2", **context),
+        html=templates.render(f"{prefix or 'email.'}html.j2", **context),
     )
 
 
@@ -332,6 +334,8 @@ def slack_title(view: AlertView) -> str:
     rule = slack_escape(view.rule_name)
     if view.kind == "instant":
         return f":rotating_light: *WireWatch · {rule}*"
+    if view.kind == "withdrawn":
+        return f":no_entry: *WireWatch · {rule}* · story WITHDRAWN by its agency: do not use"
     if view.kind == "digest":
         return f":newspaper: *WireWatch · {rule}* · digest of {view.total} {'story' if view.total == 1 else 'stories'}"
     return f":warning: *WireWatch · {rule}* · {view.total} more matches held back by flood control"
@@ -351,6 +355,8 @@ def slack(alert: Alert, search_template: SearchLink = None) -> dict:
     fallback = f"WireWatch {slack_escape(view.rule_name)}: "
     if view.kind == "instant" and first is not None:
         fallback += slack_escape(first.title)
+    elif view.kind == "withdrawn" and first is not None:
+        fallback += "WITHDRAWN: " + slack_escape(first.title)
     else:
         fallback += f"{view.total} {'story' if view.total == 1 else 'stories'}"
     return {"text": _slack_cut(fallback, 300), "blocks": blocks}

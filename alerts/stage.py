@@ -43,6 +43,14 @@ Why nothing is lost or sent twice:
   exception from our own code is logged with its traceback and the message
   tried again (`wirewatch.pipeline.failures`).
 
+Story lifecycle: an update or correction alerts only for the rules it newly
+matches (the handled record).  A story under embargo waits in each
+subscriber's mailbox (its match in `alerts-pending`) and is routed by a tick
+once the embargo lifts.  A kill (a `Withdrawal` on every partition) takes
+the story out of whatever still waits and sends one "withdrawn" notice to
+each subscriber who got it; the kill is kept in the handled record, so an
+older version's match arriving later alerts nobody.
+
 Everything keyed by rule lives on the rule's partition of the matches
 topic; everything keyed by alert id on its partition of the alerts topic.
 The ticks topic must have the same partition count as both (Faust then
@@ -61,7 +69,7 @@ from datetime import timedelta
 from typing import Any
 
 from wirewatch.errors import ConfigError, PermanentError, QueryError, WireWatchError
-from wirewatch.model import Alert, DeadLetter, Match, read_matches
+from wirewatch.model import Alert, DeadLetter, Match, Withdrawal, read_matches_message
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
 from wirewatch.pipeline.progress import GapGuard, Raw
@@ -329,7 +337,11 @@ class AlertStage:
 
     async def decide(self, msg: Raw) -> None:
         """Decide what the matches in one message cause; `_decide_all` marks them handled once that is on Kafka."""
-        matches = read_matches(msg.value or b"", where=msg.where())
+        found = read_matches_message(msg.value or b"", where=msg.where())
+        if isinstance(found, Withdrawal):
+            await self.withdraw(found, msg.partition)
+            return
+        matches = found
         book = self.rules()
         now = self.clock()
         # What was already decided for this story on this partition (rules
@@ -338,9 +350,15 @@ class AlertStage:
         handled_key = f"{matches[0].story.id}{SEP}{msg.partition}".encode()
         record = self._marks.get(handled_key) or self.handled.get(handled_key)
         decided: dict[str, int] = dict(record["r"]) if record else {}
+        killed = record.get("w") if record else None
         fresh = False
         for match in matches:
             self.stats["matches"] += 1
+            if killed is not None and match.story.version <= killed:
+                self.stats["killed"] += 1
+                log.info("alerts: rule=%s story=%s v%d was killed (v%d); no alert",
+                         match.rule_id, match.story.id, match.story.version, killed)
+                continue
             rule = book.get(match.rule_id)
             if rule is None:
                 self.stats["unknown_rule"] += 1
@@ -357,11 +375,59 @@ class AlertStage:
             decided[match.rule_id] = match.story.version
             fresh = True
         if fresh:
-            self._marks[handled_key] = {"r": decided, "at": now, "p": msg.partition}
+            # The headline people were alerted with, for a "withdrawn" notice.
+            title = (record or {}).get("t") or matches[0].story.title[:render.HEADLINE_CHARS]
+            self._marks[handled_key] = {**(record or {}), "r": decided, "t": title, "at": now, "p": msg.partition}
+
+    async def withdraw(self, withdrawal: Withdrawal, partition: int) -> None:
+        """A story killed by its agency: drop what still waits, and tell those who were alerted, once each.
+
+        The rules that decided the story on this partition are in its
+        handled record.  A subscriber for whom it still waits (flood, digest,
+        embargo) loses it and is told nothing; every other subscriber of
+        those rules got it, and gets one "withdrawn" notice.  The notice's id
+        is made of the subscriber's address and the story, so a person
+        alerted by several rules (on any partition) gets one.  The kill is
+        recorded in the handled record, by `_decide_all` once the notices are
+        on Kafka, so it is decided again after a crash with the same ids.
+        """
+        story = withdrawal.withdrawn
+        now = self.clock()
+        handled_key = f"{story.id}{SEP}{partition}".encode()
+        record = self._marks.get(handled_key) or self.handled.get(handled_key)
+        if record and record.get("w") is not None:
+            log.info("alerts: story=%s v%d already withdrawn (v%s); nothing more to do", story.id, story.version, record["w"])
+            return
+        decided: dict[str, int] = dict(record["r"]) if record else {}
+        if record and record.get("t"):
+            # The headline people were alerted with, not the kill's own ("KILL: ...", or none).
+            story = story.model_copy(update={"title": record["t"]})
+        book = self.rules()
+        told: set[tuple[str, str]] = set()
+        for rule_id in decided:
+            rule = book.get(rule_id)
+            if rule is None:
+                continue
+            for sub in rule.subscribers:
+                box_key = self._box_key(rule_id, sub)
+                box = self._load_box(box_key)
+                if policy.withdraw(box, story.id):
+                    self.pending.pop(self._pending_key(box_key, story.id), None)
+                    self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
+                    self.stats["withdrawn_unsent"] += 1
+                    continue
+                if (sub.channel, sub.target_id) in told:
+                    continue
+                told.add((sub.channel, sub.target_id))
+                alert_id = policy.alert_id("withdrawn", sub.channel, sub.target_id, story.id)
+                notice = Match(rule_id=rule_id, story=story, matched_at=withdrawal.at)
+                await self._emit(self._alert("withdrawn", rule, sub, (notice,), 0, alert_id, now), wait=False)
+        log.info("alerts: story=%s v%d withdrawn on partition %d: %d rules had decided it, %d notices",
+                 story.id, story.version, partition, len(decided), len(told))
+        self._marks[handled_key] = {**(record or {}), "r": decided, "w": story.version, "at": now, "p": partition}
 
     async def _decide_one(self, rule: RuleAlerting, match: Match, partition: int, now: float) -> None:
         story = match.story
-        cap = self.settings.alerts_digest_max_items
         shown: list[Match] = []
 
         def as_shown() -> Match:
@@ -372,22 +438,40 @@ class AlertStage:
                 shown.append(render.compact(with_hits(rule, match)))
             return shown[0]
 
+        embargoed = story.embargoed(policy.moment(now))
+        if embargoed:
+            log.info("alerts: rule=%s story=%s v%d under embargo until %s; its alerts wait",
+                     rule.rule_id, story.id, story.version, story.embargo)
         for sub in rule.subscribers:
             box_key = self._box_key(rule.rule_id, sub)
             box = self._load_box(box_key)
-            if policy.route(sub, story.urgency, now) == "instant":
-                if policy.admit(box, rule.realert, now, story.id):
-                    alert_id = policy.alert_id("instant", rule.rule_id, sub.key, story.id)
-                    # On Kafka by the batch's flush, before the match counts as handled.
-                    await self._emit(self._alert("instant", rule, sub, (as_shown(),), 0, alert_id, now), wait=False)
-                else:
-                    policy.hold(box, render.without_body(match).model_dump(mode="json"), cap)
-                    self.stats["held"] += 1
+            if embargoed:
+                # Waits in the mailbox; `flush_due` routes it when the embargo lifts.
+                assert story.embargo is not None
+                policy.embargo(box, story.id, story.embargo.timestamp())
+                self.pending[self._pending_key(box_key, story.id)] = as_shown().model_dump(mode="json")
+                self.stats["embargoed"] += 1
             else:
-                if policy.buffer(box, sub, story.id, now, cap):
-                    self.pending[self._pending_key(box_key, story.id)] = as_shown().model_dump(mode="json")
-                self.stats["buffered"] += 1
+                # On Kafka by the batch's flush, before the match counts as handled.
+                await self._route(rule, sub, box, box_key, match, as_shown, now, wait=False)
             self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
+
+    async def _route(self, rule: RuleAlerting, sub: Subscription, box: Mailbox, box_key: bytes, match: Match,
+                     as_shown: Callable[[], Match], now: float, wait: bool) -> None:
+        """Send, hold or buffer one match for one subscriber, by the rule's policy at `now`."""
+        story = match.story
+        cap = self.settings.alerts_digest_max_items
+        if policy.route(sub, story.urgency, now) == "instant":
+            if policy.admit(box, rule.realert, now, story.id):
+                alert_id = policy.alert_id("instant", rule.rule_id, sub.key, story.id)
+                await self._emit(self._alert("instant", rule, sub, (as_shown(),), 0, alert_id, now), wait=wait)
+            else:
+                policy.hold(box, render.without_body(match).model_dump(mode="json"), cap)
+                self.stats["held"] += 1
+        else:
+            if policy.buffer(box, sub, story.id, now, cap):
+                self.pending[self._pending_key(box_key, story.id)] = as_shown().model_dump(mode="json")
+            self.stats["buffered"] += 1
 
     async def _flush(self) -> None:
         """Wait until everything sent so far is on Kafka, however long Kafka is away."""
@@ -411,6 +495,8 @@ class AlertStage:
                 self._drop_box(box_key, box)
                 continue
             before = box.model_copy(deep=True)
+            for story_id in policy.lifted(box, now):
+                await self._release(rule, sub, box, box_key, story_id, now)
             if policy.summary_due(box, rule.realert, now):
                 listed = tuple(Match.model_validate(m) for m in box.held_items)
                 alert_id = policy.alert_id("summary", rule_id, sub.key, box.window_start, box.held)
@@ -431,8 +517,22 @@ class AlertStage:
             elif box != before:
                 self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
 
+    async def _release(self, rule: RuleAlerting, sub: Subscription, box: Mailbox, box_key: bytes, story_id: str, now: float) -> None:
+        """Route a story whose embargo lifted, as a match arriving now would be."""
+        key = self._pending_key(box_key, story_id)
+        value = self.pending.get(key)
+        if value is None:
+            log.warning("alerts: rule=%s story=%s: embargo lifted but the match is gone; no alert", rule.rule_id, story_id)
+            return
+        match = Match.model_validate(value)
+        # Awaited: the mailbox that no longer holds it is written after the alert is on Kafka.
+        await self._route(rule, sub, box, box_key, match, lambda: match, now, wait=True)
+        if story_id not in box.digest_ids:
+            self.pending.pop(key, None)
+        log.info("alerts: rule=%s story=%s v%d: embargo lifted", rule.rule_id, story_id, match.story.version)
+
     def _drop_box(self, box_key: bytes, box: Mailbox) -> None:
-        for sid in box.digest_ids:
+        for sid in [*box.digest_ids, *box.embargoed]:
             self.pending.pop(self._pending_key(box_key, sid), None)
         del self.mailboxes[box_key]
 

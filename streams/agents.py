@@ -78,6 +78,7 @@ class MatchStage:
         # The alert stage keeps a rule's state on the partition Kafka would
         # give a message keyed by the rule id.
         self.partition_of = by_hash(partitions)
+        self.partitions = partitions
         # A story that trips a bug is parked (with the traceback) after this
         # long, so that it cannot hold up its partition for good.
         self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS, park_later=True)
@@ -102,13 +103,13 @@ class MatchStage:
 
     async def _one(self, raw: Raw, out: dict[int, list[tuple[Raw, bytes]]]) -> None:
         story = Story.from_json(raw.value or b"", raw.where())
-        matched, groups = match_story(self.rules.matcher, story, self.subscribed, self.partition_of)
+        matched, groups = match_story(self.rules.matcher, story, self.subscribed, self.partition_of, self.partitions)
         key = story.id.encode()
         for partition, group in groups.items():
             await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
         out.setdefault(raw.partition, []).append((raw, matched.to_json()))
         self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
-                        to_alerts=sum(len(g.rules) for g in groups.values()))
+                        to_alerts=sum(len(getattr(g, "rules", ())) for g in groups.values()))
 
     async def _send_run(self, job: "_Run") -> None:
         await self.publisher.send(self.matched_topic, None, MatchedBatch.join([part for _, part in job.items]), job.partition)

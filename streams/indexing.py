@@ -5,6 +5,11 @@ document's external version (`external`): Elasticsearch itself refuses a
 version that is not newer than the one it holds, so a redelivered or
 replayed story is written once, not again, and an older version never
 overwrites a newer one, whatever order workers write in.
+
+A killed or withdrawn story (`Story.withdrawn`) is indexed like any version,
+with `withdrawn: true`, and replaces the version before it even when the
+agency sent the kill with the same version number (`external_gte`): search
+hides it by default.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from wirewatch.model import MatchedStory
 from wirewatch.query.to_es import WORDS, words_mapping, words_of
 
 # 3: `words`, each field's tokens as the watch-query spec cuts them, for
-# `wirewatch search` (see wirewatch.query.to_es).
-TEMPLATE_VERSION = 3
+# `wirewatch search` (see wirewatch.query.to_es).  4: `withdrawn`, `embargo`.
+TEMPLATE_VERSION = 4
 
 
 def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
@@ -50,6 +55,8 @@ def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
                     "language": keyword,
                     "urgency": {"type": "byte"},
                     "pubstatus": keyword,
+                    "withdrawn": {"type": "boolean"},
+                    "embargo": date,
                     "subjects": keyword,
                     "places": keyword,
                     "url": keyword,
@@ -71,9 +78,10 @@ class Doc:
     id: str
     version: int
     source: dict[str, Any]
+    withdrawn: bool = False
 
 
-_STORY_FIELDS = ("title", "body", "published", "received", "language", "urgency", "pubstatus", "subjects", "places", "url")
+_STORY_FIELDS = ("title", "body", "published", "received", "language", "urgency", "pubstatus", "embargo", "subjects", "places", "url")
 
 
 def doc_of_json(data: bytes | str, where: str | None = None) -> Doc:
@@ -162,10 +170,13 @@ def doc_of_record(record: Any, where: str | None = None) -> Doc:
     title, body = doc.get("title", ""), doc.get("body", "")
     if isinstance(title, str) and isinstance(body, str):
         doc[WORDS] = words_of(title, body)
+    signals = story.get("signals") or ()
+    withdrawn = doc.get("pubstatus") == "canceled" or (isinstance(signals, list) and "kill" in signals)
+    doc["withdrawn"] = withdrawn
     doc["rules"] = record.get("rules") or []
     if record.get("matched_at") is not None:
         doc["matched_at"] = record["matched_at"]
-    return Doc(story_id, version, doc)
+    return Doc(story_id, version, doc, withdrawn)
 
 
 def doc_of(item: MatchedStory) -> Doc:
@@ -178,7 +189,9 @@ def bulk_operations(docs: list[Doc], index: str, indexed_at: datetime | None = N
     stamp = indexed_at.isoformat() if indexed_at else None
     ops: list[dict[str, Any]] = []
     for doc in docs:
-        ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": "external"}})
+        # A kill replaces its story even when sent with the version it kills.
+        kind = "external_gte" if doc.withdrawn else "external"
+        ops.append({"index": {"_index": index, "_id": doc.id, "version": doc.version, "version_type": kind}})
         ops.append({**doc.source, "indexed_at": stamp} if stamp else doc.source)
     return ops
 

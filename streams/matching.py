@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container
 from typing import Protocol, TypeVar
 
-from wirewatch.model import MatchedStory, Story, StoryMatches, utcnow
+from wirewatch.model import MatchedStory, Story, StoryMatches, Withdrawal, utcnow
 
 
 class StoryMatcher(Protocol):
@@ -17,7 +17,8 @@ def match_story(
     story: Story,
     subscribed: Container[str] = frozenset(),
     partition_of: Callable[[bytes], int] = lambda _key: 0,
-) -> tuple[MatchedStory, dict[int, StoryMatches]]:
+    partitions: int = 1,
+) -> tuple[MatchedStory, dict[int, StoryMatches | Withdrawal]]:
     """The story with the ids of every rule it matches, and what the alert stage needs to know.
 
     Only rules in `subscribed` (those with someone to alert) go to the alert
@@ -26,9 +27,14 @@ def match_story(
 
     A withheld or canceled story is still indexed (so search shows its
     status) but matches nothing: nobody should be alerted about a story its
-    agency pulled.
+    agency pulled.  A killed one (`Story.withdrawn`) goes to the alert stage
+    as a `Withdrawal` on each of the `partitions` of the matches topic: any
+    of them may hold a rule that alerted about an earlier version.
     """
     now = utcnow()
+    if story.withdrawn:
+        slim = Withdrawal(withdrawn=story.model_copy(update={"body": ""}), at=now)
+        return MatchedStory(story=story, rules=(), matched_at=now), {p: slim for p in range(partitions)}
     if story.pubstatus != "usable":
         return MatchedStory(story=story, rules=(), matched_at=now), {}
     rule_ids = matcher.match(story.title, story.body)

@@ -89,6 +89,15 @@ class Story(_Record):
     places: tuple[str, ...] = ()
     url: str | None = None
 
+    @property
+    def withdrawn(self) -> bool:
+        """Killed or withdrawn by its agency: pubstatus canceled, or a "kill" signal."""
+        return self.pubstatus == "canceled" or "kill" in self.signals
+
+    def embargoed(self, now: datetime) -> bool:
+        """Whether alerts about this version must still wait for its embargo to lift."""
+        return self.embargo is not None and self.embargo > now
+
 
 class Hit(_Record):
     """Where a rule's word was found: character offsets into a story field."""
@@ -127,8 +136,30 @@ class StoryMatches(_Record):
         return [Match.model_construct(rule_id=r, story=self.story, matched_at=self.matched_at, hits=()) for r in self.rules]
 
 
+class Withdrawal(_Record):
+    """A story its agency killed or withdrew, on one partition of the matches topic.
+
+    The match stage sends one to every partition (a kill is rare, and any
+    partition may hold rules that alerted about the story), so that each
+    partition's alert stage can tell those it alerted and drop what still
+    waits.  The story travels without its body: the notice needs its id,
+    version and headline only.
+    """
+
+    withdrawn: Story
+    at: UtcDatetime = Field(default_factory=utcnow)
+
+
 def read_matches(data: bytes | str, where: str | None = None) -> list[Match]:
     """The matches in a message of the matches topic: a StoryMatches, or a single Match (a group of one)."""
+    found = read_matches_message(data, where)
+    if isinstance(found, Withdrawal):
+        raise InputError("a withdrawal, not matches", where)
+    return found
+
+
+def read_matches_message(data: bytes | str, where: str | None = None) -> "list[Match] | Withdrawal":
+    """A message of the matches topic: its matches, or the withdrawal of a story."""
     import orjson
 
     try:
@@ -137,6 +168,8 @@ def read_matches(data: bytes | str, where: str | None = None) -> list[Match]:
         raise InputError(f"not valid JSON: {exc}", where) from exc
     if isinstance(doc, dict) and "rule_id" in doc:
         return [Match.from_json(data, where)]
+    if isinstance(doc, dict) and "withdrawn" in doc:
+        return Withdrawal.from_json(data, where)
     return StoryMatches.from_json(data, where).matches()
 
 
@@ -177,7 +210,8 @@ class Alert(_Record):
     alert_id: str = Field(min_length=1)
     rule_id: str = Field(min_length=1)
     rule_name: str | None = None
-    kind: Literal["instant", "digest", "summary"] = "instant"
+    # "withdrawn": the story of `matches`, alerted before, was killed by its agency.
+    kind: Literal["instant", "digest", "summary", "withdrawn"] = "instant"
     channel: str = Field(min_length=1)
     target: str = Field(min_length=1)
     matches: tuple[Match, ...] = ()

@@ -239,3 +239,16 @@ def test_an_override_with_a_mistake_fails_loudly(tmp_path):
     (tmp_path / "email.txt.j2").write_text("{{ alert.no_such_thing }}")
     with pytest.raises(UndefinedError):
         render.email(alert_for(match_for(hostile_story(), "oil")), Templates(tmp_path))
+
+
+def test_withdrawn_notice_says_so_and_escapes_the_story():
+    killed = Story(id="s:1", version=4, source="Wire <src>", title=HOSTILE_TITLE, body="", signals=("kill",))
+    alert = alert_for(Match(rule_id="oil", story=killed), kind="withdrawn")
+    content = render.email(alert, Templates())
+    assert content.subject.startswith("[WireWatch] WITHDRAWN: Oil <script>")
+    assert "WITHDRAWN by its agency" in content.text and "story s:1, withdrawn in version 4" in content.text
+    assert "<script>" not in content.html and "&lt;script&gt;" in content.html and "WITHDRAWN" in content.html
+    payload = render.slack(alert)
+    dumped = json.dumps(payload, ensure_ascii=False)
+    assert "WITHDRAWN" in payload["blocks"][0]["text"]["text"] and payload["text"].startswith("WireWatch Oil &lt;desk&gt;: WITHDRAWN: ")
+    assert "<!channel>" not in dumped and "<script>" not in dumped

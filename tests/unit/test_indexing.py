@@ -83,3 +83,22 @@ def test_a_batch_from_the_match_stage_gives_every_story_its_document_and_a_bad_o
     assert single.doc.id == "s0" and single.n is None
     (empty,) = entries_of_message(b'{"items": []}', "t.matched[0]@2")
     assert empty.doc is None and "items" in str(empty.error)
+
+
+def test_a_killed_story_is_flagged_and_replaces_even_the_same_version():
+    live = doc_of(item(2))
+    assert live.source["withdrawn"] is False and not live.withdrawn
+    for kill in ({"pubstatus": "canceled"}, {"signals": ("kill",)}):
+        killed = doc_of(item(2, **kill))
+        assert killed.source["withdrawn"] is True
+        # What search needs is all there: id, time, source, text.
+        assert {"story_id", "@timestamp", "source", "title", "body", "version"} <= set(killed.source)
+        [action, _] = bulk_operations([killed], "ix")
+        assert action["index"]["version_type"] == "external_gte" and action["index"]["version"] == 2
+    props = index_template("ix")["template"]["mappings"]["properties"]
+    assert props["withdrawn"] == {"type": "boolean"} and props["embargo"] == {"type": "date"}
+
+
+def test_embargo_is_indexed():
+    doc = doc_of(item(1, embargo=datetime(2030, 1, 1, tzinfo=timezone.utc))).source
+    assert doc["embargo"] == "2030-01-01T00:00:00Z" and doc["withdrawn"] is False

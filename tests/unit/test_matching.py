@@ -6,7 +6,7 @@ import pytest
 
 from streams.matching import match_story
 from wirewatch.errors import InputError
-from wirewatch.model import Match, Story, StoryMatches, read_matches
+from wirewatch.model import Match, Story, StoryMatches, Withdrawal, read_matches, read_matches_message
 from wirewatch.pipeline.tables import by_hash
 from wirewatch.query import Matcher
 
@@ -35,9 +35,36 @@ def test_no_subscribed_rule_sends_nothing_to_the_alert_stage():
     assert matched.rules and groups == {}
 
 
-def test_a_pulled_story_is_indexed_but_matches_nothing():
-    matched, groups = match_story(Matcher.from_rules(RULES), story(pubstatus="canceled"), subscribed={"oil"})
+def test_a_withheld_story_is_indexed_but_matches_nothing():
+    matched, groups = match_story(Matcher.from_rules(RULES), story(pubstatus="withheld"), subscribed={"oil"})
     assert matched.rules == () and groups == {}
+
+
+@pytest.mark.parametrize("kill", [{"pubstatus": "canceled"}, {"signals": ("kill",)}, {"signals": ("update", "kill")}])
+def test_a_killed_story_matches_nothing_and_goes_to_every_partition_once(kill):
+    killed = story(version=3, **kill)
+    matched, groups = match_story(Matcher.from_rules(RULES), killed, subscribed={"oil"}, partition_of=by_hash(4), partitions=4)
+    assert matched.rules == () and matched.story == killed  # indexed whole
+    assert sorted(groups) == [0, 1, 2, 3]
+    for group in groups.values():
+        assert isinstance(group, Withdrawal)
+        # Small: no body; what a notice needs is kept.
+        assert group.withdrawn.body == "" and group.withdrawn.id == "s1" and group.withdrawn.version == 3
+        assert group.withdrawn.title == killed.title
+        assert read_matches_message(group.to_json()) == group
+        with pytest.raises(InputError):
+            read_matches(group.to_json())
+
+
+def test_kill_and_embargo_of_a_story():
+    from datetime import datetime, timezone
+
+    assert not story().withdrawn and not story(signals=("update", "correction")).withdrawn
+    assert story(pubstatus="canceled").withdrawn and story(signals=("kill",)).withdrawn
+    noon = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+    held = story(embargo=datetime(2026, 12, 5, 13, tzinfo=timezone.utc))
+    assert held.embargoed(noon) and not held.embargoed(datetime(2026, 12, 5, 13, tzinfo=timezone.utc))
+    assert not story().embargoed(noon)
 
 
 def test_the_matches_topic_carries_groups_and_single_matches():

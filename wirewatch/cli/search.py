@@ -36,6 +36,7 @@ def search(
     matched: list[str] = typer.Option(None, "--matched", "-m", help="Only stories that matched this rule when they were indexed (repeatable).", show_default=False),
     es_syntax: bool = typer.Option(False, "--es", help="QUERY is Elasticsearch's simple query string ('opec -iran', \"peace talks\"), not a watch query; nothing is checked by the matcher."),
     since: str = typer.Option(None, "--since", "-s", help="Only stories published since: 10m, 2h, 7d or a time."),
+    include_withdrawn: bool = typer.Option(False, "--include-withdrawn", help="Show stories their agency killed or withdrew too (hidden by default)."),
     size: int = typer.Option(10, "--size", "-n", min=1, max=10000, help="How many hits to show."),
     newest: bool = typer.Option(False, "--newest", help="Sort by time, newest first (default: best match first)."),
     every: bool = typer.Option(False, "--all", help="Every matching story, however many (one line each: id, time, headline); the count at the end is exact."),
@@ -61,6 +62,8 @@ def search(
 
       wirewatch search --matched lethal-aid
 
+    Stories their agency killed or withdrew are hidden; --include-withdrawn shows them.
+
     The Elasticsearch query for a watch query, without searching; Elasticsearch's own query string:
 
       wirewatch search 'title:gold NOT silver' --dsl
@@ -74,7 +77,7 @@ def search(
         if query_option is not None and query.strip():
             raise ConfigError("give the query once: as the argument or with --query, not both")
         text = query_option if query_option is not None else query
-        filters = _filters(matched, since)
+        filters = _filters(matched, since, include_withdrawn)
         if es_syntax:
             if rules:
                 raise ConfigError("--rule runs a watch query; it cannot be combined with --es")
@@ -84,11 +87,16 @@ def search(
         _search_watch(s, plan, filters, size, newest, as_json, every, show_dsl)
 
 
-def _filters(matched: list[str] | None, since: str | None) -> list[dict]:
+# A killed or withdrawn story: flagged by the index stage, or (indexed by an
+# older WireWatch, without the flag) canceled.
+WITHDRAWN = [{"term": {"withdrawn": True}}, {"term": {"pubstatus": "canceled"}}]
+
+
+def _filters(matched: list[str] | None, since: str | None, include_withdrawn: bool = False) -> list[dict]:
     from wirewatch.errors import ConfigError
     from wirewatch.timeparse import parse_since
 
-    filters: list[dict] = []
+    filters: list[dict] = [] if include_withdrawn else [{"bool": {"must_not": WITHDRAWN}}]
     if matched:
         filters.append({"terms": {"rules": list(matched)}})
     if since:
