@@ -56,9 +56,12 @@ def problem(exc: Exception, settings: Settings, index: str, what: str) -> Except
 
 
 def since_query(since: datetime | None) -> dict[str, Any]:
+    """Stories indexed with a time from `since` on (every one for None), except withdrawn ones: they alert nobody."""
+    from .indexing import NOT_WITHDRAWN
+
     if since is None:
-        return {"match_all": {}}
-    return {"bool": {"filter": [{"range": {"@timestamp": {"gte": since.isoformat()}}}]}}
+        return NOT_WITHDRAWN
+    return {"bool": {"filter": [{"range": {"@timestamp": {"gte": since.isoformat()}}}, NOT_WITHDRAWN]}}
 
 
 def count(es, index: str, query: dict[str, Any]) -> int:

@@ -28,6 +28,12 @@ from wirewatch.query.to_es import WORDS, words_mapping, words_of
 # `wirewatch search` (see wirewatch.query.to_es).  4: `withdrawn`, `embargo`.
 TEMPLATE_VERSION = 4
 
+# A killed or withdrawn story: flagged by the index stage, or (indexed by an
+# older WireWatch, without the flag) canceled.  Searches and backtests leave
+# these out unless asked.
+WITHDRAWN = ({"term": {"withdrawn": True}}, {"term": {"pubstatus": "canceled"}})
+NOT_WITHDRAWN = {"bool": {"must_not": list(WITHDRAWN)}}
+
 
 def index_template(index: str, replicas: int = 0) -> dict[str, Any]:
     """Body of the composable index template for `index` (and `index-*`)."""

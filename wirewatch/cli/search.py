@@ -87,16 +87,15 @@ def search(
         _search_watch(s, plan, filters, size, newest, as_json, every, show_dsl)
 
 
-# A killed or withdrawn story: flagged by the index stage, or (indexed by an
-# older WireWatch, without the flag) canceled.
-WITHDRAWN = [{"term": {"withdrawn": True}}, {"term": {"pubstatus": "canceled"}}]
 
 
 def _filters(matched: list[str] | None, since: str | None, include_withdrawn: bool = False) -> list[dict]:
     from wirewatch.errors import ConfigError
     from wirewatch.timeparse import parse_since
 
-    filters: list[dict] = [] if include_withdrawn else [{"bool": {"must_not": WITHDRAWN}}]
+    from streams.indexing import NOT_WITHDRAWN
+
+    filters: list[dict] = [] if include_withdrawn else [NOT_WITHDRAWN]
     if matched:
         filters.append({"terms": {"rules": list(matched)}})
     if since:
