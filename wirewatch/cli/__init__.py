@@ -51,6 +51,7 @@ _COMMANDS = (
     "demo",
     "alerts",
     "kibana",
+    "status",
 )
 
 
