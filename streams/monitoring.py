@@ -14,6 +14,7 @@ from typing import Any
 
 from wirewatch.pipeline.endpoint import Endpoint, Readiness, cached
 from wirewatch.pipeline.metrics import TICK_SECONDS, Lag, Metrics
+from wirewatch.pipeline.progress import GapGuard
 from wirewatch.settings import Settings
 
 from .live_rules import LiveRules
@@ -24,11 +25,16 @@ log = logging.getLogger("wirewatch.monitoring")
 ES_CHECK_SECONDS = 5.0
 
 
-def install(app: Any, settings: Settings, metrics: Metrics, rules: LiveRules, es: Any) -> Endpoint | None:
-    """Serve `metrics` and the health checks on the worker's event loop; None when the port is 0."""
+def install(app: Any, settings: Settings, metrics: Metrics, rules: LiveRules, es: Any,
+            guards: dict[str, GapGuard] | None = None) -> Endpoint | None:
+    """Serve `metrics` and the health checks on the worker's event loop; None when the port is 0.
+
+    `guards`: each topic's progress record (what its stage processed), which
+    counts as done where Faust's commit stays behind it.
+    """
     topics = {settings.stories_topic, settings.matched_topic, settings.matches_topic, settings.alerts_topic,
               settings.alerts_ticks_topic}
-    metrics.sources.lag = lambda: consumer_lag(app, topics)
+    metrics.sources.lag = lambda: consumer_lag(app, topics, guards or {})
     metrics.sources.rules = lambda: (len(rules.rules), rules.version)
     if not settings.metrics_port:
         return None
@@ -71,8 +77,8 @@ async def _ready(ok: bool, detail: str, otherwise: str | None = None) -> tuple[b
     return ok, detail if ok or otherwise is None else otherwise
 
 
-def consumer_lag(app: Any, topics: set[str]) -> Iterator[Lag]:
-    """Per assigned partition of the pipeline's topics: the offset committed and the end Kafka last reported."""
+def consumer_lag(app: Any, topics: set[str], guards: dict[str, GapGuard]) -> Iterator[Lag]:
+    """Per assigned partition of the pipeline's topics: the offset committed, the next to process, the end Kafka last reported."""
     consumer = getattr(app, "_consumer", None)  # not created yet: nothing assigned
     if consumer is None:
         return
@@ -88,7 +94,9 @@ def consumer_lag(app: Any, topics: set[str]) -> Iterator[Lag]:
             end = consumer.highwater(tp)
         except Exception:  # noqa: BLE001 - not fetched yet
             end = None
-        yield Lag(tp.topic, tp.partition, committed.get(tp), end)
+        guard = guards.get(tp.topic)
+        seen = guard.last(tp.topic, tp.partition) if guard is not None else None
+        yield Lag(tp.topic, tp.partition, committed.get(tp), end, seen["o"] + 1 if seen else None)
 
 
 def partitions_assigned(app: Any, topics: set[str]) -> tuple[bool, str]:

@@ -73,7 +73,9 @@ def observe(app, settings: Settings, metrics: Metrics, rules: LiveRules, es, dea
     match_stage.handle = metrics.timed("match", match_stage.handle)
     index_stage.handle = metrics.timed("index", index_stage.handle)
     alert_stage._decide_all = metrics.timed("alerts", alert_stage._decide_all)
-    monitoring.install(app, settings, metrics, rules, es)
+    guards = {settings.stories_topic: match_stage.guard, settings.matched_topic: index_stage.guard,
+              settings.matches_topic: alert_stage.decide_guard, settings.alerts_topic: alert_stage.deliver_guard}
+    monitoring.install(app, settings, metrics, rules, es, guards)
     return metrics
 
 

@@ -66,16 +66,21 @@ NAMES = (
 
 @dataclass
 class Lag:
+    """Where a worker is in one partition: committed to Kafka, processed (next offset), and the end."""
+
     topic: str
     partition: int
     committed: int | None
     end: int | None
+    processed: int | None = None
 
     @property
     def lag(self) -> int | None:
+        # Faust's commit can stay behind messages the stage read back itself
+        # (see wirewatch.pipeline.progress): what is processed is done too.
         if self.end is None:
             return None
-        return max(self.end - (self.committed or 0), 0)
+        return max(self.end - max(self.committed or 0, self.processed or 0), 0)
 
 
 @dataclass
@@ -212,7 +217,8 @@ class Metrics:
             "slowest_stage": slowest,
             "rules": {"live": rules[0], "version": rules[1]},
             "partitions": [
-                {"topic": g.topic, "partition": g.partition, "committed": g.committed, "end": g.end, "lag": g.lag}
+                {"topic": g.topic, "partition": g.partition, "committed": g.committed, "processed": g.processed,
+                 "end": g.end, "lag": g.lag}
                 for g in lags
             ],
         }
@@ -272,7 +278,7 @@ class _Collector(Collector):
             dead.add_metric([stage], n)
         yield dead
 
-        lag = GaugeMetricFamily("wirewatch_consumer_lag_messages", "Messages in a partition this worker has not committed yet.",
+        lag = GaugeMetricFamily("wirewatch_consumer_lag_messages", "Messages of a partition this worker has neither processed nor committed.",
                                 labels=["topic", "partition"])
         committed = GaugeMetricFamily("wirewatch_consumer_committed_offset", "Offset this worker last committed.",
                                       labels=["topic", "partition"])
