@@ -1,7 +1,12 @@
 """What `wirewatch status` shows: Kafka's own view of the group, and each worker's.
 
 Lag comes from the offsets the group has committed in Kafka against the
-partitions' ends, so it is right even for a worker that is down; the
+partitions' ends, so it is known even for a worker that is down.  A
+running worker also says how far it has processed: after Faust skipped
+messages that the stage then read back itself (wirewatch.pipeline.progress),
+Faust's commit stays behind them until the partition is assigned again,
+and only the worker knows they are done.  The total lag counts a
+partition's worker lag where its worker answers, the committed lag elsewhere.  The
 rest (the last minute's stories, matches and alerts, dead letters, the
 slowest stage, which worker holds which partition) from each worker's
 /status on its metrics port.  Gathering talks to servers; `view` is pure.
@@ -95,10 +100,10 @@ def sample(settings: Settings, group: str, urls: list[str]) -> Sample:
 
 def view(now: Sample, before: Sample | None = None) -> dict[str, Any]:
     """The status as data (what --json prints, and the tables are drawn from)."""
-    owners: dict[tuple[str, int], str] = {}
+    owners: dict[tuple[str, int], tuple[str, int | None]] = {}
     for url, status in now.workers.items():
         for p in status.get("partitions", ()):
-            owners[(p["topic"], p["partition"])] = url
+            owners[(p["topic"], p["partition"])] = (url, p.get("lag"))
     seconds = now.at - before.at if before is not None else 0.0
     partitions = []
     for (topic, partition), (committed, end) in sorted(now.offsets.items()):
@@ -107,9 +112,10 @@ def view(now: Sample, before: Sample | None = None) -> dict[str, Any]:
             then = before.offsets[(topic, partition)][0]
             if committed is not None and then is not None:
                 rate = round((committed - then) / seconds, 1)
+        worker, worker_lag = owners.get((topic, partition), (None, None))
         partitions.append({
             "topic": topic, "partition": partition, "committed": committed, "end": end,
-            "lag": end - (committed or 0), "rate_per_s": rate, "worker": owners.get((topic, partition)),
+            "lag": end - (committed or 0), "worker_lag": worker_lag, "rate_per_s": rate, "worker": worker,
         })
     workers = []
     for url, status in now.workers.items():
@@ -131,7 +137,8 @@ def view(now: Sample, before: Sample | None = None) -> dict[str, Any]:
         "group": now.group,
         "kafka": {"ok": now.kafka_error is None, "error": now.kafka_error},
         "rate_seconds": round(seconds, 1) if before is not None else None,
-        "total_lag": sum(p["lag"] for p in partitions) if now.kafka_error is None else None,
+        "total_lag": (sum(p["lag"] if p["worker_lag"] is None else p["worker_lag"] for p in partitions)
+                      if now.kafka_error is None else None),
         "partitions": partitions,
         "workers": workers,
     }

@@ -32,7 +32,9 @@ def status(
     """Lag and rate per partition, and each worker's last minute, refreshed live (Ctrl-C stops).
 
     Lag and rate come from the offsets the group has committed in Kafka (so a
-    stopped worker's partitions show their backlog growing); stories, matches
+    stopped worker's partitions show their backlog growing); "worker lag" is
+    what the partition's worker has not processed yet (it can be ahead of its
+    commit after a restart), and the total counts it where a worker answers; stories, matches
     and alerts of the last minute, dead letters since start and the slowest
     stage come from each worker's metrics endpoint (WIREWATCH_METRICS_PORT).
 
@@ -86,12 +88,13 @@ def render(data: dict) -> Group:
 
     partitions = Table(title="Partitions (Kafka's committed offsets)", title_justify="left", expand=False)
     for name, justify in (("topic", "left"), ("partition", "right"), ("committed", "right"), ("end", "right"),
-                          ("lag", "right"), ("rate/s", "right"), ("worker", "left")):
+                          ("lag", "right"), ("worker lag", "right"), ("rate/s", "right"), ("worker", "left")):
         partitions.add_column(name, justify=justify)
     for p in data["partitions"]:
         partitions.add_row(
             p["topic"], str(p["partition"]), "–" if p["committed"] is None else f"{p['committed']:,}", f"{p['end']:,}",
             Text(f"{p['lag']:,}", style="red" if p["lag"] else "green"),
+            "–" if p["worker_lag"] is None else Text(f"{p['worker_lag']:,}", style="red" if p["worker_lag"] else "green"),
             "–" if p["rate_per_s"] is None else f"{p['rate_per_s']:,.1f}", p["worker"] or "–",
         )
     if data["partitions"]:
