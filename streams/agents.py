@@ -84,7 +84,8 @@ class MatchStage:
         self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS, park_later=True)
         self.lock = asyncio.Lock()  # the agent and the tail check take turns
         self.counts = Counters("match", log, clock)
-        self.rule_matches: Counter[str] = Counter()  # the metrics export only the top rules
+        # Matches per rule, when the metrics want them (they export only the top rules).
+        self.rule_matches: Counter[str] | None = None
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
@@ -111,7 +112,7 @@ class MatchStage:
         for partition, group in groups.items():
             await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
         out.setdefault(raw.partition, []).append((raw, matched.to_json()))
-        if matched.rules:
+        if matched.rules and self.rule_matches is not None:
             self.rule_matches.update(matched.rules)
         self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
                         to_alerts=sum(len(g.rules) for g in groups.values()))

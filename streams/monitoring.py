@@ -26,8 +26,8 @@ ES_CHECK_SECONDS = 5.0
 
 
 def install(app: Any, settings: Settings, metrics: Metrics, rules: LiveRules, es: Any,
-            guards: dict[str, GapGuard] | None = None) -> Endpoint | None:
-    """Serve `metrics` and the health checks on the worker's event loop; None when the port is 0.
+            guards: dict[str, GapGuard] | None = None) -> Endpoint:
+    """Serve `metrics` and the health checks on the worker's event loop (WIREWATCH_METRICS_PORT, not 0).
 
     `guards`: each topic's progress record (what its stage processed), which
     counts as done where Faust's commit stays behind it.
@@ -36,8 +36,6 @@ def install(app: Any, settings: Settings, metrics: Metrics, rules: LiveRules, es
               settings.alerts_ticks_topic}
     metrics.sources.lag = lambda: consumer_lag(app, topics, guards or {})
     metrics.sources.rules = lambda: (len(rules.rules), rules.version)
-    if not settings.metrics_port:
-        return None
 
     async def es_up() -> tuple[bool, str]:
         # Not a ping: HEAD / may be refused by a proxy in front of the cluster.

@@ -6,6 +6,7 @@ This is the one place that builds clients and wires stages together.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from alerts.rulebook import RuleBook
 from alerts.stage import install as install_alerts
@@ -48,7 +49,8 @@ def build(settings: Settings):
     install_indexing(app, topics, settings, index_stage)
     install_tail_check(app, {settings.stories_topic: match_stage, settings.matched_topic: index_stage})
     alert_stage = install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait)
-    observe(app, settings, Metrics(), rules, es, dead, match_stage, index_stage, alert_stage)
+    if settings.metrics_port:
+        observe(app, settings, Metrics(), rules, es, dead, match_stage, index_stage, alert_stage)
 
     @app.on_before_shutdown.connect
     async def _close(_app, **kwargs) -> None:
@@ -61,11 +63,14 @@ def build(settings: Settings):
 
 def observe(app, settings: Settings, metrics: Metrics, rules: LiveRules, es, dead: DeadLetters,
             match_stage: MatchStage, index_stage: IndexStage, alert_stage) -> Metrics:
-    """Tell the metrics where each stage keeps its counts, and time each stage's batches."""
+    """Tell the metrics where each stage keeps its counts, and time each stage's batches.
+
+    Not called when WIREWATCH_METRICS_PORT is 0: the stages then do no work for metrics at all.
+    """
     s = metrics.sources
     s.match = match_stage.counts
     s.indexed = lambda: (index_stage.indexed, index_stage.stale)
-    s.rule_matches = match_stage.rule_matches
+    s.rule_matches = match_stage.rule_matches = Counter()
     s.alerts_by_channel = alert_stage.by_channel
     s.dead_letters = [dead.by_stage, alert_stage.dead.by_stage]
     index_stage.on_bulk = metrics.bulk_done
