@@ -386,7 +386,7 @@ class Scraper:
         self.scrapes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        if self.ports:
+        if self.ports and SCRAPE_SECONDS > 0:
             self._thread.start()
 
     def _run(self) -> None:
@@ -671,11 +671,14 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the run folders (worker logs, rules files) and say where")
     ap.add_argument("--metrics", default="on",
                     help="the workers' metrics endpoint: on, off, or on,off to run each drain both ways and compare (default: %(default)s)")
+    ap.add_argument("--scrape-seconds", type=float, default=1.0,
+                    help="how often the workers' /metrics is read during a drain with metrics on; 0: never (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, help="run each drain this many times (with --metrics on,off: alternating)")
     ap.add_argument("--rules-format", choices=["jsonl", "yaml"], default="jsonl", help="how the rules file is written (default: %(default)s)")
     args = ap.parse_args()
-    global RULES_FORMAT
+    global RULES_FORMAT, SCRAPE_SECONDS
     RULES_FORMAT = args.rules_format
+    SCRAPE_SECONDS = args.scrape_seconds
     if args.quick:
         args.sizes, args.workers, args.limit, args.paced_seconds = "100,10000", "1", args.limit or 3000, 10.0
         args.paced = "200:10000"
