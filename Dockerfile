@@ -33,7 +33,7 @@ RUN pip install /wheels/*.whl \
 
 USER wirewatch
 VOLUME ["/data"]
-# The worker's web interface (WIREWATCH_WEB_PORT).
-EXPOSE 6066
+# The worker's web interface (WIREWATCH_WEB_PORT), and its metrics and health (WIREWATCH_METRICS_PORT).
+EXPOSE 6066 9464
 ENTRYPOINT ["wirewatch"]
 CMD ["worker"]

@@ -64,6 +64,7 @@ import functools
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -149,6 +150,9 @@ class AlertStage:
         self.dispatcher = Dispatcher(settings, self.rules, console)
         self.counts = Counters(STAGE, log, clock)
         self.stats = self.counts.totals
+        # (decided | sent | retried | parked, channel), for the metrics; and told of each alert sent.
+        self.by_channel: Counter[tuple[str, str]] = Counter()
+        self.on_sent: Callable[[Alert], None] | None = None
         self._lock = asyncio.Lock()  # decisions and ticks change the same mailboxes
         self._inflight: dict[bytes, asyncio.Task] = {}
         self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
@@ -567,6 +571,7 @@ class AlertStage:
         if wait:
             await sent
         self.stats[alert.kind] += 1
+        self.by_channel["decided", alert.channel] += 1
         log.info("alerts: decided %s alert=%s rule=%s stories=%s channel=%s target=%s",
                  alert.kind, alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target)
 
@@ -611,6 +616,7 @@ class AlertStage:
         def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
             tries["n"] = attempt
             self.stats["retries"] += 1
+            self.by_channel["retried", alert.channel] += 1
             log.warning("alerts: retry alert=%s rule=%s stories=%s channel=%s target=%s attempt=%d in %.1fs: %s",
                         alert.alert_id, alert.rule_id, _stories(alert), alert.channel, alert.target, attempt, wait, exc)
 
@@ -635,6 +641,9 @@ class AlertStage:
         self.delivered[key] = {"at": self.clock(), "outcome": "sent", "p": entry["p"]}
         self.outbox.pop(key, None)
         self.stats["sent"] += 1
+        self.by_channel["sent", alert.channel] += 1
+        if self.on_sent is not None:
+            self.on_sent(alert)
         log.info("alerts: sent alert=%s rule=%s kind=%s stories=%s channel=%s target=%s attempts=%d",
                  alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, attempts)
         # Make "delivered" durable at once: until it is, a crash would send again.
@@ -652,6 +661,7 @@ class AlertStage:
         self.delivered[key] = {"at": self.clock(), "outcome": "dead", "p": entry["p"]}
         self.outbox.pop(key, None)
         self.stats["dead"] += 1
+        self.by_channel["parked", alert.channel] += 1
         log.error("alerts: FAILED alert=%s rule=%s kind=%s stories=%s channel=%s target=%s: %s (parked on %s)",
                   alert.alert_id, alert.rule_id, alert.kind, _stories(alert), alert.channel, alert.target, reason,
                   self.settings.deadletter_topic)

@@ -23,7 +23,10 @@ SMTP server: `wirewatch alerts smtp-sink` in a process of its own):
   from the first story matched (the first message on the matched topic) to
   the last one indexed, so both stages are in it; the start-up before is
   given apart (process start to first story matched); drain / bulk is the
-  figure the targets are about.
+  figure the targets are about.  With `--metrics on,off` each drain runs
+  with the workers' metrics endpoint on (scraped every second, fifteen
+  times Prometheus's usual pace) and off, and a last table gives the cost
+  of metrics: worker CPU per story and drain rate, on against off.
 
 Then paced runs: stories produced at a fixed rate into a running worker,
 with latencies from the story's `received` time (set as it is sent) to its
@@ -131,10 +134,12 @@ def timed_command(settings: Settings, *args: str) -> tuple[float, float, int, st
 
 
 class Worker:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, metrics_port: int = 0) -> None:
         self.log_path = log_path
         self._fh = open(log_path, "wb")
         self.started = time.monotonic()
+        self.metrics_port = metrics_port
+        settings = settings.model_copy(update={"metrics_port": metrics_port, "metrics_host": "127.0.0.1"})
         self.proc = subprocess.Popen([sys.executable, "-m", "wirewatch", "worker", "--loglevel", "warning"],
                                      env=env_for(settings), stdout=self._fh, stderr=subprocess.STDOUT)
 
@@ -368,9 +373,45 @@ def apply_rules(run: Run, rules: list[tuple[str, str]], share: float, row: dict)
         row[f"rules {verb} s"], row[f"rules {verb} MB"] = seconds, rss
 
 
+SCRAPE_SECONDS = 1.0
+
+
+class Scraper:
+    """GET each worker's /metrics every SCRAPE_SECONDS in a thread, as Prometheus would (more often)."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        import threading
+
+        self.ports = [w.metrics_port for w in workers if w.metrics_port]
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        if self.ports and SCRAPE_SECONDS > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        import urllib.request
+
+        while not self._stop.wait(SCRAPE_SECONDS):
+            for port in self.ports:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                        answer.read()
+                    self.scrapes += 1
+                except OSError:
+                    pass  # not listening yet
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        return self.scrapes
+
+
 def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[str, str]], share: float,
-          n_workers: int, timeout: float) -> dict:
-    row: dict = {"rules": len(rules), "subscribed": share, "workers": n_workers, "stories": len(stories)}
+          n_workers: int, timeout: float, metrics: bool = True) -> dict:
+    row: dict = {"rules": len(rules), "subscribed": share, "workers": n_workers, "stories": len(stories),
+                 "metrics": "on" if metrics else "off"}
     run = new_run(base, home, f"{len(rules)}-{n_workers}w")
     try:
         apply_rules(run, rules, share, row)
@@ -379,7 +420,9 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         row["bulk/s"] = bulk_ceiling(run.settings, stories)
         log(f"  ceilings: produce {row['produce/s']:,.0f}/s, consume {row['consume/s']:,.0f}/s, bulk {row['bulk/s']:,.0f}/s")
         started = time.monotonic()
-        run.workers = [Worker(run.settings, run.folder / f"worker-{i}.log") for i in range(n_workers)]
+        run.workers = [Worker(run.settings, run.folder / f"worker-{i}.log", _free_port() if metrics else 0)
+                       for i in range(n_workers)]
+        scraper = Scraper(run.workers)
         es = run.es()
         matched = MatchedProgress(run.settings)
         first = None
@@ -405,19 +448,23 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         finally:
             es.close()
             matched.close()
+            row["scrapes"] = scraper.stop()
         row["start s"] = (first - started) if first else None
         row["indexed"] = done
         row["drain/s"] = done / (finished - first) if first and done and finished > first else None
         row["worker RSS MB"] = peak
         # Busy share of one core per worker while draining: near 100% means the worker's own CPU bounds the drain.
         row["worker CPU"] = (cpu_last - cpu_first) / (finished - first) / n_workers if first and finished > first else None
+        # Less moved by other work on the machine than the drain rate: what the workers spent per story.
+        row["CPU ms/story"] = (cpu_last - cpu_first) * 1000 / done if first and done else None
         if done < len(stories):
             row["note"] = f"only {done} of {len(stories)} indexed in {timeout:.0f}s"
         row["drain/bulk"] = row["drain/s"] / row["bulk/s"] if row["drain/s"] else None
         row.update(run.notes())
         if all(w.alive() for w in run.workers) and done >= len(stories):
             row["change s"] = change_one_rule(run, rules, share)
-        log(f"  drain {row['drain/s'] or 0:,.0f}/s = {row['drain/bulk'] or 0:.0%} of bulk; start {row['start s'] or 0:.1f}s")
+        log(f"  drain {row['drain/s'] or 0:,.0f}/s = {row['drain/bulk'] or 0:.0%} of bulk; start {row['start s'] or 0:.1f}s; "
+            f"metrics {row['metrics']}: {row['CPU ms/story'] or 0:.3f} CPU ms/story, {row['scrapes']} scrapes")
         return row
     finally:
         run.cleanup()
@@ -544,18 +591,50 @@ def fmt(value, digits=0) -> str:
     return f"{value:,}"
 
 
+def overhead(drains: list[dict]) -> list[str]:
+    """Metrics on against off, per drain configuration: each run's figures and the medians' ratio.
+
+    Drain / bulk rather than drain/s: each run's own bulk ceiling, measured
+    just before, takes out some of what other work on the machine does to both.
+    """
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for r in drains:
+        groups.setdefault((r["rules"], r["subscribed"], r["workers"]), {}).setdefault(r.get("metrics", "on"), []).append(r)
+    lines = []
+    for (rules, share, workers), by in groups.items():
+        if not (by.get("on") and by.get("off")):
+            continue
+        if not lines:
+            lines = ["", "| rules | subscribed | workers | CPU ms/story, metrics off | on | on / off (medians) | "
+                     "drain / bulk, metrics off | on | on / off (medians) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+        def each(mode, key, digits):
+            if key == "drain/bulk":
+                return ", ".join("–" if r.get(key) is None else format(r[key], ".0%") for r in by[mode])
+            return ", ".join(fmt(r.get(key), digits) for r in by[mode])
+
+        def ratio(key):
+            on = [r[key] for r in by["on"] if r.get(key)]
+            off = [r[key] for r in by["off"] if r.get(key)]
+            return f"{statistics.median(on) / statistics.median(off) - 1:+.1%}" if on and off else "–"
+
+        lines.append(f"| {rules:,} | {share:.0%} | {workers} | {each('off', 'CPU ms/story', 3)} | {each('on', 'CPU ms/story', 3)} | "
+                     f"{ratio('CPU ms/story')} | {each('off', 'drain/bulk', 0)} | {each('on', 'drain/bulk', 0)} | {ratio('drain/bulk')} |")
+    return lines
+
+
 def report(drains: list[dict], paces: list[dict]) -> str:
-    lines = ["| rules | subscribed | workers | rules check s / MB | rules apply s / MB | produce/s | consume/s | bulk/s | "
-             "worker start s | drain/s | drain / bulk | worker CPU | worker RSS MB | one rule changed → live s | "
+    lines = ["| rules | subscribed | workers | metrics | rules check s / MB | rules apply s / MB | produce/s | consume/s | bulk/s | "
+             "worker start s | drain/s | drain / bulk | worker CPU | CPU ms/story | worker RSS MB | one rule changed → live s | "
              "indexed | read back by the guard |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in drains:
         lines.append(
-            f"| {r['rules']:,} | {r['subscribed']:.0%} | {r['workers']} | {fmt(r.get('rules check s'), 1)} / {fmt(r.get('rules check MB'))} | "
+            f"| {r['rules']:,} | {r['subscribed']:.0%} | {r['workers']} | {r.get('metrics', 'on')} | {fmt(r.get('rules check s'), 1)} / {fmt(r.get('rules check MB'))} | "
             f"{fmt(r.get('rules apply s'), 1)} / {fmt(r.get('rules apply MB'))} | {fmt(r['produce/s'])} | {fmt(r['consume/s'])} | "
             f"{fmt(r['bulk/s'])} | {fmt(r['start s'], 1)} | {fmt(r['drain/s'])} | "
             f"{'–' if r['drain/bulk'] is None else format(r['drain/bulk'], '.0%')} | "
-            f"{'–' if r.get('worker CPU') is None else format(r['worker CPU'], '.0%')} | {fmt(r['worker RSS MB'])} | "
+            f"{'–' if r.get('worker CPU') is None else format(r['worker CPU'], '.0%')} | {fmt(r.get('CPU ms/story'), 3)} | {fmt(r['worker RSS MB'])} | "
             f"{fmt(r.get('change s'), 1)} | {fmt(r.get('indexed'))} | {fmt(r.get('read back'))} |"
             + (f" {r['note']}" if r.get("note") else "")
         )
@@ -568,6 +647,7 @@ def report(drains: list[dict], paces: list[dict]) -> str:
                 return " / ".join(fmt(r[f"{name} {q}"], 3) for q in ("p50", "p99", "max"))
             lines.append(f"| {r['rate']:,.0f}/s | {r['rules']:,} | {r['subscribed']:.0%} | {r['stories']:,} | {r['backlog at end']:,} | "
                          f"{trio('matched')} | {trio('indexed')} | {trio('alerted')} ({r['alerted n']}) |")
+    lines += overhead(drains)
     return "\n".join(lines)
 
 
@@ -589,10 +669,16 @@ def main() -> None:
     ap.add_argument("--engine", choices=["auto", "python"], default="auto",
                     help="the workers' matcher: auto (the compiled core when built) or python (pure Python)")
     ap.add_argument("--keep", action="store_true", help="keep the run folders (worker logs, rules files) and say where")
+    ap.add_argument("--metrics", default="on",
+                    help="the workers' metrics endpoint: on, off, or on,off to run each drain both ways and compare (default: %(default)s)")
+    ap.add_argument("--scrape-seconds", type=float, default=1.0,
+                    help="how often the workers' /metrics is read during a drain with metrics on; 0: never (default: %(default)s)")
+    ap.add_argument("--repeat", type=int, default=1, help="run each drain this many times (with --metrics on,off: alternating)")
     ap.add_argument("--rules-format", choices=["jsonl", "yaml"], default="jsonl", help="how the rules file is written (default: %(default)s)")
     args = ap.parse_args()
-    global RULES_FORMAT
+    global RULES_FORMAT, SCRAPE_SECONDS
     RULES_FORMAT = args.rules_format
+    SCRAPE_SECONDS = args.scrape_seconds
     if args.quick:
         args.sizes, args.workers, args.limit, args.paced_seconds = "100,10000", "1", args.limit or 3000, 10.0
         args.paced = "200:10000"
@@ -610,6 +696,9 @@ def main() -> None:
     if args.limit:
         stories = stories[: args.limit]
 
+    modes = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not modes or set(modes) - {"on", "off"}:
+        sys.exit("--metrics takes on, off or on,off")
     home = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
     base = Settings().model_copy(update={"smtp_port": _free_port(), "log_level": "warning", "matcher_engine": args.engine})
     from wirewatch.query import native
@@ -622,8 +711,11 @@ def main() -> None:
         for n in sizes:
             for share in (float(s) for s in args.subscribed.split(",")):
                 for workers in (int(w) for w in args.workers.split(",")):
-                    log(f"drain: {n:,} rules, {share:.0%} subscribed, {workers} worker(s), {len(stories):,} stories")
-                    drains.append(drain(base, home, stories, all_rules[:n], share, workers, args.timeout))
+                    for rep in range(args.repeat):
+                        # Alternating, so that a busy spell of the machine falls on both sides.
+                        for mode in (modes if rep % 2 == 0 else modes[::-1]):
+                            log(f"drain: {n:,} rules, {share:.0%} subscribed, {workers} worker(s), {len(stories):,} stories, metrics {mode}")
+                            drains.append(drain(base, home, stories, all_rules[:n], share, workers, args.timeout, mode == "on"))
         for rate, n in paces:
             log(f"paced: {rate:.0f} stories/s, {n:,} rules")
             paced_rows.append(paced(base, home, stories, all_rules[:n], args.paced_subscribed, rate, args.paced_seconds, mail))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import replace
 from functools import partial
 from collections.abc import Callable, Container
@@ -84,11 +85,15 @@ class MatchStage:
         self.failures = PerMessage("match", dead, log, bug_horizon_s=BUG_HORIZON_SECONDS, park_later=True)
         self.lock = asyncio.Lock()  # the agent and the tail check take turns
         self.counts = Counters("match", log, clock)
+        # Matches per rule, when the metrics want them (they export only the top rules).
+        self.rule_matches: Counter[str] | None = None
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
             out: dict[int, list[tuple[Raw, bytes]]] = {}
-            for raw in await self.guard.fill(raws):
+            todo = await self.guard.fill(raws)
+            self.counts.add(consumed=len(todo))
+            for raw in todo:
                 await self.failures.run(partial(self._one, out=out), raw)
             # What the batch matched goes to the index stage as a few
             # messages per partition, in order, on the partition the stories
@@ -108,6 +113,8 @@ class MatchStage:
         for partition, group in groups.items():
             await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
         out.setdefault(raw.partition, []).append((raw, matched.to_json()))
+        if matched.rules and self.rule_matches is not None:
+            self.rule_matches.update(matched.rules)
         self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
                         to_alerts=sum(len(getattr(g, "rules", ())) for g in groups.values()))
 
@@ -139,6 +146,8 @@ class IndexStage:
         self.lock = asyncio.Lock()
         self.indexed = 0
         self.stale = 0
+        # Told of each bulk answer: (seconds, received times of the stories indexed, refused items by kind).
+        self.on_bulk: Callable[[float, list, Counter[str]], None] | None = None
 
     async def handle(self, raws: list[Raw]) -> None:
         async with self.lock:
@@ -176,18 +185,25 @@ class IndexStage:
     async def _write(self, items: list[tuple[Doc, Raw]]) -> list[tuple[Doc, Raw]]:
         if not items:
             return []
+        started = time.perf_counter()
         results = await elastic.bulk(self.es, bulk_operations([i for i, _ in items], self.settings.index, utcnow()))
-        again, stale = [], []
+        seconds = time.perf_counter() - started
+        again, stale, received, refused = [], [], [], Counter()
         for (item, raw), result in zip(items, results, strict=True):
             kind, reason = outcome(result)
             if kind == "indexed":
                 self.indexed += 1
+                received.append(item.source.get("received"))
             elif kind == "stale":
                 stale.append((item, raw))
             elif kind == "retry":
+                refused[kind] += 1
                 again.append((item, raw))
             else:
+                refused[kind] += 1
                 await self.failures.park(PermanentError(f"{raw.where()}: {reason}"), raw, later=True)
+        if self.on_bulk is not None:
+            self.on_bulk(seconds, received, refused)
         if stale:
             # One line per batch: after a crash a whole redelivered batch lands here.
             self.stale += len(stale)

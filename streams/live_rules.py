@@ -40,6 +40,7 @@ class LiveRules:
         self._on_problem = on_problem
         self._started = 0.0  # when reading the rules topic began
         self._listeners: list[tuple[Callable[[dict[str, Rule]], None], ChangeListener]] = []
+        self._read: dict[int, int] = {}  # next offset per partition of the rules topic
 
     def follow(self, on_load: Callable[[dict[str, Rule]], None], on_change: ChangeListener) -> None:
         """Keep something derived from the rules up to date: `on_load` gets the whole set, `on_change` each change."""
@@ -121,7 +122,13 @@ class LiveRules:
         if self._on_problem is not None:
             await self._on_problem(exc, message)
 
+    @property
+    def version(self) -> int:
+        """How many rule messages have been read: the same on every worker that is up to date."""
+        return sum(self._read.values())
+
     async def _apply(self, message, initial: dict[str, Rule] | None) -> None:
+        self._read[message.partition] = message.offset + 1
         rule_id = message.key.decode("utf-8", "replace") if message.key else None
         try:
             if rule_id is None:

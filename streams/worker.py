@@ -6,18 +6,20 @@ This is the one place that builds clients and wires stages together.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from alerts.rulebook import RuleBook
 from alerts.stage import install as install_alerts
 from wirewatch import topics as topic_admin
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.faust_app import create_app, worker
+from wirewatch.pipeline.metrics import Metrics
 from wirewatch.pipeline.progress import GapGuard
 from wirewatch.pipeline.publish import Publisher
 from wirewatch.pipeline.tables import by_suffix, keyed_table
 from wirewatch.settings import Settings
 
-from . import elastic
+from . import elastic, monitoring
 from .agents import IndexStage, MatchStage, install_indexing, install_matching, install_rules, install_tail_check
 from .app import declare_topics
 from .live_rules import LiveRules
@@ -46,7 +48,9 @@ def build(settings: Settings):
     install_matching(app, topics, settings, match_stage)
     install_indexing(app, topics, settings, index_stage)
     install_tail_check(app, {settings.stories_topic: match_stage, settings.matched_topic: index_stage})
-    install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait)
+    alert_stage = install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait)
+    if settings.metrics_port:
+        observe(app, settings, Metrics(), rules, es, dead, match_stage, index_stage, alert_stage)
 
     @app.on_before_shutdown.connect
     async def _close(_app, **kwargs) -> None:
@@ -55,6 +59,29 @@ def build(settings: Settings):
         await index_stage.guard.close()
 
     return app
+
+
+def observe(app, settings: Settings, metrics: Metrics, rules: LiveRules, es, dead: DeadLetters,
+            match_stage: MatchStage, index_stage: IndexStage, alert_stage) -> Metrics:
+    """Tell the metrics where each stage keeps its counts, and time each stage's batches.
+
+    Not called when WIREWATCH_METRICS_PORT is 0: the stages then do no work for metrics at all.
+    """
+    s = metrics.sources
+    s.match = match_stage.counts
+    s.indexed = lambda: (index_stage.indexed, index_stage.stale)
+    s.rule_matches = match_stage.rule_matches = Counter()
+    s.alerts_by_channel = alert_stage.by_channel
+    s.dead_letters = [dead.by_stage, alert_stage.dead.by_stage]
+    index_stage.on_bulk = metrics.bulk_done
+    alert_stage.on_sent = lambda alert: metrics.alert_sent(alert.channel, (m.story.received.isoformat() for m in alert.matches))
+    match_stage.handle = metrics.timed("match", match_stage.handle)
+    index_stage.handle = metrics.timed("index", index_stage.handle)
+    alert_stage._decide_all = metrics.timed("alerts", alert_stage._decide_all)
+    guards = {settings.stories_topic: match_stage.guard, settings.matched_topic: index_stage.guard,
+              settings.matches_topic: alert_stage.decide_guard, settings.alerts_topic: alert_stage.deliver_guard}
+    monitoring.install(app, settings, metrics, rules, es, guards)
+    return metrics
 
 
 def live_rulebook(rules: LiveRules) -> RuleBook:

@@ -179,6 +179,8 @@ def _test_settings(tmp_path: Path, name: str, **services: str) -> Settings:
         index=name,
         app_id=name,
         home=tmp_path / "wirewatch-home",
+        # Several workers share a host in the tests: a test that scrapes one gives it a port of its own.
+        metrics_port=0,
         **services,
     )
 

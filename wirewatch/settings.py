@@ -43,6 +43,14 @@ class Settings(BaseSettings):
 
     # Worker
     web_port: int | None = Field(None, description="Port of the Faust worker's web interface (statistics, table views); off when unset or 0.")
+    metrics_port: int = Field(
+        9464, ge=0, le=65535,
+        description="Port of a worker's /metrics (Prometheus), /healthz, /readyz and /status; 0 turns them off. Two workers on one host need two ports.",
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics and health port listens on (127.0.0.1: this host only).")
+    status_urls: str = Field(
+        "http://127.0.0.1:9464", description="Metrics endpoints of the workers `wirewatch status` asks, comma-separated."
+    )
     index_batch: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
     index_concurrency: int = Field(2, ge=1, description="Most bulk requests a worker has in flight at once (Elasticsearch indexes one while the next is sent).")
     index_batch_seconds: float = Field(0.25, gt=0, description="Longest wait to fill a bulk request (what a story may wait to be indexed when few arrive).")

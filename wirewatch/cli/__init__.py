@@ -53,6 +53,7 @@ _COMMANDS = (
     "alerts",
     "kibana",
     "ingest",
+    "status",
 )
 
 

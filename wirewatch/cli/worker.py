@@ -19,6 +19,9 @@ def worker(
     ),
     loglevel: str = typer.Option(None, "--loglevel", "-l", help="debug, info, warning or error. Default: WIREWATCH_LOG_LEVEL."),
     web_port: int = typer.Option(None, "--web-port", help="Serve Faust's web interface on this port (off by default)."),
+    metrics_port: int = typer.Option(
+        None, "--metrics-port", min=0, max=65535,
+        help="Serve /metrics, /healthz, /readyz and /status on this port; 0 for none. Default: WIREWATCH_METRICS_PORT (9464). A second worker on the same host needs a port of its own."),
 ) -> None:
     """Run one worker of the consumer group.
 
@@ -27,7 +30,7 @@ def worker(
     within seconds, without a restart. Stop with Ctrl-C: the worker finishes its
     current batch and commits what it has done.
     """
-    s = settings(web_port=web_port)
+    s = settings(web_port=web_port, metrics_port=metrics_port)
     with friendly_errors():
         rules = rules or s.rules_file
         if rules is not None:
@@ -39,5 +42,6 @@ def worker(
             )
         from streams.worker import run
 
-        console.print(f"[bold]wirewatch worker[/] group={s.app_id} kafka={s.kafka_bootstrap} es={s.es_url} index={s.index}")
+        console.print(f"[bold]wirewatch worker[/] group={s.app_id} kafka={s.kafka_bootstrap} es={s.es_url} index={s.index}"
+                      + (f" metrics=http://{s.metrics_host}:{s.metrics_port}/metrics" if s.metrics_port else ""))
         run(s, loglevel=loglevel or s.log_level)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import Counter
 from typing import Any
 
 from wirewatch.errors import WireWatchError
@@ -31,6 +32,7 @@ class DeadLetters:
     def __init__(self, topic: Any) -> None:
         self.topic = topic
         self.count = 0
+        self.by_stage: Counter[str] = Counter()
 
     async def park(
         self, stage: str, error: BaseException, message: Any = None, payload: bytes | None = None, *, wait: bool = True
@@ -62,6 +64,7 @@ class DeadLetters:
     async def send(self, record: DeadLetter, *, wait: bool = True) -> Any:
         """Park a DeadLetter made elsewhere; it is on Kafka when this returns (with `wait=False`: the future of that)."""
         self.count += 1
+        self.by_stage[record.stage] += 1
         origin = f"{record.topic}[{record.partition}]@{record.offset}" if record.topic else "a message"
         where = self.topic.get_topic_name()
         if record.traceback:
