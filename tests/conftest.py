@@ -181,6 +181,7 @@ def _test_settings(tmp_path: Path, name: str, **services: str) -> Settings:
         home=tmp_path / "wirewatch-home",
         # Several workers share a host in the tests: a test that scrapes one gives it a port of its own.
         metrics_port=0,
+        ingest_metrics_port=0,
         **services,
     )
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         9464, ge=0, le=65535,
         description="Port of a worker's /metrics (Prometheus), /healthz, /readyz and /status; 0 turns them off. Two workers on one host need two ports.",
     )
+    ingest_metrics_port: int = Field(
+        9465, ge=0, le=65535,
+        description="Port of `wirewatch ingest`'s /metrics (Prometheus), /healthz, /readyz and /status; 0 turns them off.",
+    )
     metrics_host: str = Field("0.0.0.0", description="Address the metrics and health port listens on (127.0.0.1: this host only).")
     status_urls: str = Field(
         "http://127.0.0.1:9464", description="Metrics endpoints of the workers `wirewatch status` asks, comma-separated."

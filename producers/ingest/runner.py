@@ -38,6 +38,7 @@ class Ingest:
         self.topic = sources.topic or settings.stories_topic
         self.counters = {s.name: Counters(s.kind) for s in sources.sources}
         self.endpoints: dict[str, str] = {}
+        self.sender = None  # the Sender, made by run()
         self.started = time.time()
         self.stop = asyncio.Event()
         token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
@@ -60,6 +61,25 @@ class Ingest:
             "sources": {name: c.to_dict() for name, c in self.counters.items()},
             "running": not self.stop.is_set(),
         }
+
+    def kafka_up(self) -> bool:
+        return self.sender is not None and self.sender.up
+
+    async def _serve_metrics(self):
+        """/metrics, /healthz, /readyz and /status on WIREWATCH_INGEST_METRICS_PORT (None when 0)."""
+        if not self.settings.ingest_metrics_port:
+            return None
+        from wirewatch.pipeline.endpoint import Endpoint, Readiness
+
+        from .metrics import IngestMetrics
+
+        async def kafka() -> tuple[bool, str]:
+            return (True, "producer connected") if self.kafka_up() else (False, self.sender.problem if self.sender else "not started")
+
+        endpoint = Endpoint(IngestMetrics(self), Readiness({"kafka": kafka}), self.settings.metrics_host,
+                            self.settings.ingest_metrics_port, setting="WIREWATCH_INGEST_METRICS_PORT")
+        await endpoint.start()
+        return endpoint
 
     def write_status(self) -> None:
         path = status_path(self.folder)
@@ -85,8 +105,10 @@ class Ingest:
         sites: list[web.AppRunner] = []
         tasks: list[asyncio.Task] = []
         reconnect: asyncio.Task | None = None
+        endpoint = None
         session = aiohttp.ClientSession(auto_decompress=True, raise_for_status=False)
         try:
+            endpoint = await self._serve_metrics()
             for s in self.sources.by_kind("push"):
                 runner = web.AppRunner(push.app(s, intake, self.counters[s.name], self.token, self.status),
                                        access_log=None, shutdown_timeout=self.settings.delivery_timeout_seconds)
@@ -122,6 +144,8 @@ class Ingest:
                     task.cancel()
             for runner in sites:
                 await runner.cleanup()  # again is harmless; needed when start-up failed half-way
+            if endpoint is not None:
+                await endpoint.stop()
             await session.close()
             await asyncio.to_thread(self.sender.close)
             self.write_status()

@@ -7,17 +7,15 @@ after the worker has partitions."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from producers.kafka_sink import StorySink
 from producers.sources import read_stories
-from prometheus_client.parser import text_string_to_metric_families
 from streams import elastic
 from support.poll import wait_for
+from support.scrape import get, metric, ready, scrape
 from support.processes import Worker, run
 from support.servers import SmtpServer, free_port
 from wirewatch.query import Matcher
@@ -29,34 +27,6 @@ RULES = {"rules": [
     {"id": "oil", "query": '"crude oil" OR opec', "realert": False, "subscribers": [{"email": "oil-desk@example.com"}]},
     {"id": "grain", "query": "wheat OR corn OR grain"},
 ]}
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def scrape(port: int) -> dict[tuple[str, tuple], float]:
-    """Every sample of the worker's /metrics, by (name, sorted labels); empty while it does not answer."""
-    status, text = get(f"http://127.0.0.1:{port}/metrics")
-    if status != 200:
-        return {}
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def metric(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted((k, str(v)) for k, v in labels.items()))), 0.0)
-
-
-def ready(port: int) -> tuple[int, dict]:
-    status, text = get(f"http://127.0.0.1:{port}/readyz")
-    return status, json.loads(text) if text else {}
 
 
 def indexed_count(es, index: str) -> int:

@@ -1,4 +1,4 @@
-"""The worker's HTTP endpoint: /metrics, /healthz, /readyz and /status on one port.
+"""A process's HTTP endpoint (a worker's, ingest's): /metrics, /healthz, /readyz and /status on one port.
 
 It runs on the worker's own event loop, so /healthz answering means the
 loop is turning, and a scrape reads the stages' counts between two
@@ -12,14 +12,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
-
-from .metrics import Metrics
 
 log = logging.getLogger("wirewatch.endpoint")
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class Exposed(Protocol):
+    """What a process serves: its series in Prometheus' text format, and a status for people."""
+
+    def exposition(self) -> bytes: ...
+
+    def status(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -42,7 +49,9 @@ class Readiness:
 
 
 class Endpoint:
-    def __init__(self, metrics: Metrics, readiness: Readiness, host: str, port: int) -> None:
+    def __init__(self, metrics: Exposed, readiness: Readiness, host: str, port: int,
+                 setting: str = "WIREWATCH_METRICS_PORT") -> None:
+        self.setting = setting  # named when the port is taken
         self.metrics = metrics
         self.readiness = readiness
         self.host = host
@@ -64,8 +73,8 @@ class Endpoint:
             await site.start()
         except OSError as exc:
             # The pipeline matters more than its window: keep working, say so loudly.
-            log.error("metrics and health NOT served: cannot listen on %s:%d (%s); set WIREWATCH_METRICS_PORT "
-                      "to a free port (each worker on a host needs its own) or 0", self.host, self.port, exc)
+            log.error("metrics and health NOT served: cannot listen on %s:%d (%s); set %s "
+                      "to a free port (each process on a host needs its own) or 0", self.host, self.port, exc, self.setting)
             await self.stop()
             return
         log.info("metrics and health on http://%s:%d (/metrics /healthz /readyz /status)", self.host, self.port)
