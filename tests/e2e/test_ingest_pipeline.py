@@ -10,8 +10,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-from streams import elastic
 from support.ingest import Ingest
 from support.poll import wait_for
 from support.processes import Worker
@@ -19,14 +17,6 @@ from support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token"
-
-
-@pytest.fixture
-def es(settings):
-    client = elastic.sync_client(settings)
-    yield client
-    client.indices.delete(index=settings.index, ignore_unavailable=True)
-    client.close()
 
 
 def docs(es, index: str) -> dict[str, dict]:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from producers.kafka_sink import StorySink
 from producers.sources import read_stories
-from streams import elastic
 from support.kafka import topic_records
 from support.poll import wait_for
 from support.processes import Worker, run
@@ -43,14 +41,6 @@ def all_docs(es, index: str) -> dict[str, dict]:
     from elasticsearch.helpers import scan
 
     return {h["_id"]: h["_source"] for h in scan(es, index=index, query={"query": {"match_all": {}}}, _source=["rules", "version"])}
-
-
-@pytest.fixture
-def es(settings):
-    client = elastic.sync_client(settings)
-    yield client
-    client.indices.delete(index=settings.index, ignore_unavailable=True)
-    client.close()
 
 
 def test_replay_matches_like_the_offline_matcher_and_parks_bad_input(settings, es, corpus_dir, tmp_path):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from support.kafka import topic_records
-from support.processes import env_for
+from support.processes import Command
 from wirewatch.model import Story
 from wirewatch.settings import Settings
 
@@ -116,22 +113,12 @@ class FeedServer:
         self.server.server_close()
 
 
-class Ingest:
+class Ingest(Command):
     """A `wirewatch ingest SOURCES` process whose output goes to a log file."""
 
     def __init__(self, settings: Settings, sources: Path, log: Path, **env: str) -> None:
+        super().__init__(settings, log, "ingest", str(sources), "--log-level", "info", **env)
         self.settings = settings
-        self.log = log
-        self._fh = open(log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wirewatch", "ingest", str(sources), "--log-level", "info"],
-            env=env_for(settings, **env),
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def status(self) -> dict | None:
         path = self.settings.home / "ingest" / "status.json"
@@ -143,23 +130,6 @@ class Ingest:
     def counters(self, source: str) -> dict:
         doc = self.status()
         return doc["sources"][source] if doc and doc.get("pid") == self.proc.pid else {}
-
-    def stop(self, timeout: float = 30) -> int:
-        """Ctrl-C, as a person would stop it."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._fh.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        self._fh.close()
 
 
 def sent_stories(settings: Settings, topic: str) -> list[Story]:

@@ -28,15 +28,15 @@ def run(settings: Settings, *args: str, timeout: float = 300, **extra: str) -> s
     )
 
 
-class Worker:
-    """A `wirewatch worker` process whose output goes to a log file."""
+class Command:
+    """A `wirewatch ARGS` process whose output goes to a log file."""
 
-    def __init__(self, settings: Settings, log: Path, *args: str) -> None:
+    def __init__(self, settings: Settings, log: Path, *args: str, **env: str) -> None:
         self.log = log
         self._fh = open(log, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wirewatch", "worker", *args],
-            env=env_for(settings),
+            [sys.executable, "-m", "wirewatch", *args],
+            env=env_for(settings, **env),
             stdout=self._fh,
             stderr=subprocess.STDOUT,
         )
@@ -61,3 +61,10 @@ class Worker:
                 self.proc.wait(10)
         self._fh.close()
         return self.proc.returncode
+
+
+class Worker(Command):
+    """A `wirewatch worker` process whose output goes to a log file."""
+
+    def __init__(self, settings: Settings, log: Path, *args: str) -> None:
+        super().__init__(settings, log, "worker", *args)

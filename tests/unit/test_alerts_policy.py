@@ -6,18 +6,9 @@ from alerts import policy
 from alerts.policy import Mailbox
 from alerts.subscriptions import QuietHours, Realert, Subscription
 
+from subscribers import MIN, at, digest, instant, sleeper, sleepy_digest
+
 T0 = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc).timestamp()  # a Monday, noon UTC
-MIN = 60.0
-
-instant = Subscription(channel="email", target="a@example.com")
-digest = Subscription(channel="email", target="b@example.com", mode="digest", every=15)
-night = QuietHours(start="22:00", end="07:00", tz="UTC")
-sleeper = Subscription(channel="email", target="c@example.com", quiet_hours=night, min_urgency=2)
-sleepy_digest = Subscription(channel="email", target="d@example.com", mode="digest", every=15, quiet_hours=night)
-
-
-def at(hour: int, minute: int = 0, day: int = 6) -> float:
-    return datetime(2024, 5, day, hour, minute, tzinfo=timezone.utc).timestamp()
 
 
 def test_route_by_mode_and_quiet_hours():

@@ -1,21 +1,9 @@
 """What subscribers would have received: the stage's policy replayed over past matches."""
 
-from datetime import datetime, timezone
-
 from alerts.simulate import SimAlert, simulate
-from alerts.subscriptions import QuietHours, Realert, RuleAlerting, Subscription, parse
+from alerts.subscriptions import Realert, RuleAlerting, Subscription, parse
 
-MIN = 60.0
-
-instant = Subscription(channel="email", target="a@example.com")
-digest = Subscription(channel="email", target="b@example.com", mode="digest", every=15)
-night = QuietHours(start="22:00", end="07:00", tz="UTC")
-sleeper = Subscription(channel="email", target="c@example.com", quiet_hours=night, min_urgency=2)
-sleepy_digest = Subscription(channel="email", target="d@example.com", mode="digest", every=15, quiet_hours=night)
-
-
-def at(hour: int, minute: int = 0, day: int = 6) -> float:
-    return datetime(2024, 5, day, hour, minute, tzinfo=timezone.utc).timestamp()
+from subscribers import MIN, at, digest, instant, night, sleeper, sleepy_digest
 
 
 def rule(*subs: Subscription, realert: Realert | None = Realert()) -> RuleAlerting:
