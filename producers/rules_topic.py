@@ -60,19 +60,17 @@ class Published:
         return rules, problems
 
 
-def diff(live: dict[str, Rule] | Published, wanted: list[Rule], prune: bool = True) -> Change:
-    same = live.same if isinstance(live, Published) else (lambda rule: live.get(rule.id) == rule)
-    ids = live.raw.keys() if isinstance(live, Published) else live.keys()
+def diff(live: Published, wanted: list[Rule], prune: bool = True) -> Change:
     change = Change()
     seen = set()
     for rule in wanted:
         seen.add(rule.id)
-        if rule.id not in ids:
+        if rule.id not in live.raw:
             change.added.append(rule.id)
-        elif not same(rule):
+        elif not live.same(rule):
             change.changed.append(rule.id)
     if prune:
-        change.removed = sorted(set(ids) - seen)
+        change.removed = sorted(set(live.raw) - seen)
     return change
 
 
@@ -128,8 +126,7 @@ async def _read_live(settings: Settings, timeout_s: float) -> dict[str, bytes]:
         await consumer.stop()
 
 
-def publish(settings: Settings, wanted: list[Rule], prune: bool = True,
-            live: dict[str, Rule] | Published | None = None) -> Change:
+def publish(settings: Settings, wanted: list[Rule], prune: bool = True, live: Published | None = None) -> Change:
     """Send what differs between `wanted` and the live rules (read now unless given); return the change."""
     from wirewatch import topics
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 import orjson
 
 from wirewatch.errors import InputError
-from wirewatch.model import MatchedStory
+from wirewatch.model import MatchedStory, is_withdrawn
 from wirewatch.query.to_es import WORDS, words_mapping, words_of
 
 # 3: `words`, each field's tokens as the watch-query spec cuts them, for
@@ -176,8 +176,7 @@ def doc_of_record(record: Any, where: str | None = None) -> Doc:
     title, body = doc.get("title", ""), doc.get("body", "")
     if isinstance(title, str) and isinstance(body, str):
         doc[WORDS] = words_of(title, body)
-    signals = story.get("signals") or ()
-    withdrawn = doc.get("pubstatus") == "canceled" or (isinstance(signals, list) and "kill" in signals)
+    withdrawn = is_withdrawn(doc.get("pubstatus"), story.get("signals"))
     doc["withdrawn"] = withdrawn
     doc["rules"] = record.get("rules") or []
     if record.get("matched_at") is not None:

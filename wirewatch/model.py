@@ -91,12 +91,16 @@ class Story(_Record):
 
     @property
     def withdrawn(self) -> bool:
-        """Killed or withdrawn by its agency: pubstatus canceled, or a "kill" signal."""
-        return self.pubstatus == "canceled" or "kill" in self.signals
+        return is_withdrawn(self.pubstatus, self.signals)
 
     def embargoed(self, now: datetime) -> bool:
         """Whether alerts about this version must still wait for its embargo to lift."""
         return self.embargo is not None and self.embargo > now
+
+
+def is_withdrawn(pubstatus: object, signals: object) -> bool:
+    """Killed or withdrawn by its agency: pubstatus canceled, or a "kill" signal (of a Story or its JSON)."""
+    return pubstatus == "canceled" or (isinstance(signals, (list, tuple)) and "kill" in signals)
 
 
 class Hit(_Record):

@@ -140,8 +140,7 @@ class NativeIndex:
         self.match = self._core.match
 
     def add(self, rule_id: str, nnf: Expr) -> None:
-        sort_key = rule_id.encode("utf-8", "surrogatepass")
-        self._slot[rule_id] = self._core.add(rule_id, sort_key, *rule_spec(nnf))
+        self.add_all([(rule_id, nnf)])
 
     def add_all(self, rules: list[tuple[str, Expr]]) -> None:
         """Add rules that are not in the index yet: (id, negation normal form) pairs."""
