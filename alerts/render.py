@@ -341,6 +341,9 @@ def slack_title(view: AlertView) -> str:
     return f":warning: *WireWatch · {rule}* · {view.total} more matches held back by flood control"
 
 
+SLACK_EVENT_TYPE = "wirewatch_alert"
+
+
 def slack(alert: Alert, search_template: SearchLink = None) -> dict:
     """The Block Kit payload (`text` + `blocks`) for a webhook or chat.postMessage."""
     view = alert_view(alert, search_template)
@@ -359,4 +362,8 @@ def slack(alert: Alert, search_template: SearchLink = None) -> dict:
         fallback += "WITHDRAWN: " + slack_escape(first.title)
     else:
         fallback += f"{view.total} {'story' if view.total == 1 else 'stories'}"
-    return {"text": _slack_cut(fallback, 300), "blocks": blocks}
+    # Message metadata: which WireWatch alert this is, for apps reading the
+    # channel (and for telling a crash-window repeat from a second alert).
+    metadata = {"event_type": SLACK_EVENT_TYPE,
+                "event_payload": {"alert_id": alert.alert_id, "rule_id": alert.rule_id, "kind": alert.kind}}
+    return {"text": _slack_cut(fallback, 300), "blocks": blocks, "metadata": metadata}

@@ -94,7 +94,8 @@ class SlackSender:
             retry_handlers=[],
         )
         try:
-            await client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"], unfurl_links=False)
+            await client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"],
+                                        metadata=payload.get("metadata"), unfurl_links=False)
         except SlackApiError as exc:
             response = exc.response
             error = response.get("error") if isinstance(response.data, dict) else None

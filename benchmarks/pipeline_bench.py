@@ -66,6 +66,7 @@ from wirewatch.settings import Settings  # noqa: E402
 
 PARTITIONS = 4
 RULES_FORMAT = "jsonl"  # --rules-format
+PROFILE_DIR: Path | None = None  # --profile
 
 
 def log(text: str) -> None:
@@ -426,6 +427,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         es = run.es()
         matched = MatchedProgress(run.settings)
         first = None
+        profilers: list[subprocess.Popen] = []
         cpu_first = cpu_last = 0.0
         done = 0
         peak = 0.0
@@ -437,6 +439,8 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
                 if first is None and matched.count() > 0:
                     first = time.monotonic()
                     cpu_first = sum(w.cpu_seconds() for w in run.workers)
+                    profilers = [p for i, w in enumerate(run.workers)
+                                 if (p := profile(w, f"{row['rules']}-{share:g}-{n_workers}w-{i}"))]
                 done = run.indexed(es) if first is not None else 0
                 if first is not None:
                     cpu_last = sum(w.cpu_seconds() for w in run.workers)
@@ -446,6 +450,10 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
                 time.sleep(0.1 if first is None else 0.5)
             finished = time.monotonic()
         finally:
+            for p in profilers:
+                p.send_signal(signal.SIGINT)  # py-spy writes what it recorded on Ctrl-C
+            for p in profilers:
+                p.wait(60)
             es.close()
             matched.close()
             row["scrapes"] = scraper.stop()
@@ -468,6 +476,15 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         return row
     finally:
         run.cleanup()
+
+
+def profile(worker: Worker, label: str) -> subprocess.Popen | None:
+    if PROFILE_DIR is None:
+        return None
+    out = PROFILE_DIR / f"drain-{label}.txt"
+    log(f"  profiling worker {worker.proc.pid} into {out}")
+    return subprocess.Popen(["py-spy", "record", "--pid", str(worker.proc.pid), "--rate", "200", "--format", "raw",
+                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 PROBE_WORD = "zzwirewatchprobe"
@@ -675,9 +692,17 @@ def main() -> None:
                     help="how often the workers' /metrics is read during a drain with metrics on; 0: never (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, help="run each drain this many times (with --metrics on,off: alternating)")
     ap.add_argument("--rules-format", choices=["jsonl", "yaml"], default="jsonl", help="how the rules file is written (default: %(default)s)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="record each drain's workers with py-spy (on PATH) into DIR, as collapsed stacks "
+                         "(flamegraph.pl or speedscope read them); the sampling costs the workers a little CPU")
     args = ap.parse_args()
-    global RULES_FORMAT, SCRAPE_SECONDS
+    global RULES_FORMAT, SCRAPE_SECONDS, PROFILE_DIR
     RULES_FORMAT = args.rules_format
+    if args.profile:
+        if shutil.which("py-spy") is None:
+            sys.exit("--profile needs py-spy on PATH (pip install py-spy)")
+        PROFILE_DIR = Path(args.profile).resolve()
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     SCRAPE_SECONDS = args.scrape_seconds
     if args.quick:
         args.sizes, args.workers, args.limit, args.paced_seconds = "100,10000", "1", args.limit or 3000, 10.0

@@ -124,10 +124,11 @@ class Figures:
     delivered: int = 0
     # A second alert for a rule and story already alerted about: a doubling.
     delivered_twice: int = 0
-    # The same email again (same alert id, so the same Message-ID, which mail
-    # readers fold): a worker killed after the server took it and before its
-    # record reached Kafka sends it again on restart.  The one window the
-    # README names; counted here, not under delivered_twice.
+    # The same alert again (same alert id: the email's Message-ID, which mail
+    # readers fold, or the Slack message's metadata): a worker killed after
+    # the server took it and before its record reached Kafka sends it again
+    # on restart.  The one window the README names; counted here, not under
+    # delivered_twice.
     resent: int = 0
     alerts_parked: int = 0
     alerts_lost: int = 0
@@ -139,6 +140,10 @@ class Figures:
     @property
     def clean(self) -> bool:
         return self.complete and not (self.stories_lost or self.written_twice or self.alerts_lost or self.delivered_twice)
+
+
+def _slack_alert_id(body: dict) -> str:
+    return body["metadata"]["event_payload"]["alert_id"]
 
 
 class Run:
@@ -280,9 +285,14 @@ class Run:
             alerts.add(m["X-WireWatch-Alert"])
             for story in (m["X-WireWatch-Stories"] or "").split(","):
                 got["email", m["X-WireWatch-Rule"], story] += 1
+        posted: set[str] = set()
         for post in self.slack.posted():
             if post.status != 200:
                 continue  # refused on purpose: not delivered
+            alert_id = _slack_alert_id(post.body)
+            if alert_id in posted:
+                continue  # the same Slack message again: counted by `resent`
+            posted.add(alert_id)
             rule = post.path.rsplit("/", 1)[-1]
             for block in post.body.get("blocks", [])[1:]:
                 text = block.get("text", {}).get("text", "")
@@ -292,8 +302,9 @@ class Run:
         return got
 
     def resent(self) -> int:
-        """Emails received again with an alert id already received."""
+        """Emails and Slack messages received again with an alert id already received."""
         ids = Counter(m["X-WireWatch-Alert"] for m in self.smtp.messages)
+        ids.update(_slack_alert_id(p.body) for p in self.slack.posted() if p.status == 200)
         return sum(n - 1 for n in ids.values() if n > 1)
 
     def dead_letters(self) -> list[dict]:
@@ -355,6 +366,9 @@ class Run:
         got = self.deliveries()
         f.delivered = len(set(got) & self.expected_alerts)
         f.delivered_twice = sum(n - 1 for n in got.values() if n > 1)
+        doubled = sorted(k for k, n in got.items() if n > 1)
+        if doubled:
+            f.notes.append(f"delivered twice (channel, rule, story): {doubled[:5]}")
         f.resent = self.resent()
         f.alerts_parked = sum(n for stage, n in by_stage.items() if stage not in ("match", "index"))
         f.alerts_lost = len(self.expected_alerts - set(got))

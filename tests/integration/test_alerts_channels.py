@@ -174,10 +174,13 @@ def test_retrying_gives_up_at_the_deadline_with_the_last_error():
 def test_slack_webhook_gets_escaped_block_kit(slack):
     dispatcher = Dispatcher(settings_for(slack_url=slack.url), lambda: book(slack.url))
     sub = book(slack.url).get("oil").subscribers[0]
-    run(dispatcher.deliver(alert("slack_webhook", sub.target_id)))
+    sent = alert("slack_webhook", sub.target_id)
+    run(dispatcher.deliver(sent))
     [request] = slack.posted("/services/T/B/X")
     payload = request.body
     assert set(payload) >= {"text", "blocks"}
+    assert payload["metadata"] == {"event_type": "wirewatch_alert",
+                                   "event_payload": {"alert_id": sent.alert_id, "rule_id": "oil", "kind": "instant"}}
     dumped = json.dumps(payload, ensure_ascii=False)
     for danger in ("<!channel>", "<!here>", "<@U999>", "<http://evil", "<script>", "<img", "*bold*"):
         assert danger not in dumped
@@ -217,10 +220,12 @@ def test_slack_429_is_retried_after_the_time_it_asks_for(slack):
 
 def test_slack_channel_via_the_web_api(slack):
     dispatcher = Dispatcher(settings_for(slack_url=slack.url), lambda: RuleBook())
-    run(dispatcher.deliver(alert("slack_channel", "#energy")))
+    sent = alert("slack_channel", "#energy")
+    run(dispatcher.deliver(sent))
     [request] = slack.posted("/api/chat.postMessage")
     assert request.headers["Authorization"] == "Bearer xoxb-test"
     assert request.body["channel"] == "#energy"
+    assert request.body["metadata"]["event_payload"]["alert_id"] == sent.alert_id
     assert "&lt;!channel&gt;" in request.body["text"] and "<!channel>" not in json.dumps(request.body)
     assert request.body["blocks"][1]["type"] == "section"
 

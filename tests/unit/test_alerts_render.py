@@ -252,3 +252,4 @@ def test_withdrawn_notice_says_so_and_escapes_the_story():
     dumped = json.dumps(payload, ensure_ascii=False)
     assert "WITHDRAWN" in payload["blocks"][0]["text"]["text"] and payload["text"].startswith("WireWatch Oil &lt;desk&gt;: WITHDRAWN: ")
     assert "<!channel>" not in dumped and "<script>" not in dumped
+    assert payload["metadata"]["event_payload"] == {"alert_id": alert.alert_id, "rule_id": "oil", "kind": "withdrawn"}
