@@ -40,6 +40,10 @@ class Dispatcher:
             self._limits[channel] = asyncio.Semaphore(self.settings.alerts_concurrency)
         return self._limits[channel]
 
+    def close(self) -> None:
+        """Let go of kept connections (blocking: a goodbye to the mail server)."""
+        self.email.close()
+
     def email_content(self, alert: Alert) -> render.EmailContent:
         try:
             return render.email(alert, self.templates, render.search_link(self.settings, alert.rule_id))

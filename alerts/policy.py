@@ -105,6 +105,29 @@ def hold(box: Mailbox, item: dict, cap: int) -> None:
         box.held_items.append(item)
 
 
+def may_be_due(stored: dict, realert: Realert | None, now: float) -> bool:
+    """Whether a mailbox, as stored (its JSON), may owe something at `now` or may be forgotten.
+
+    Cheap, and never False when `flush_due` would act: an embargo lifted, a
+    summary or digest due, or an idle box whose window is over.  Checked on
+    every mailbox at every tick, before the mailbox is read into a model.
+    """
+    embargoed = stored.get("embargoed") or {}
+    if embargoed and min(embargoed.values()) <= now:
+        return True
+    window_start = stored.get("window_start")
+    window_over = realert is None or window_start is None or now >= window_start + realert.seconds
+    held = stored.get("held", 0)
+    if held and window_over:
+        return True
+    waiting = stored.get("digest_ids") or stored.get("digest_more")
+    if waiting and stored.get("digest_opened") is not None:
+        due = stored.get("digest_due")
+        if due is None or now >= due:
+            return True
+    return window_over and not (held or waiting or embargoed)
+
+
 def summary_due(box: Mailbox, realert: Realert | None, now: float) -> bool:
     if not box.held:
         return False

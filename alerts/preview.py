@@ -8,6 +8,7 @@ user tries a new rule before trusting it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -99,12 +100,16 @@ async def send(rule: RuleAlerting, story: Story, settings: Settings, timeout: fl
         raise RuleError(rule.rule_id, "has no subscribers to send to")
     dispatcher = Dispatcher(settings, lambda: RuleBook({rule.rule_id: rule}), console)
     outcomes = []
-    for sub in rule.subscribers:
-        alert = alert_for(rule, story, sub)
-        try:
-            attempts = await retrying(lambda alert=alert: dispatcher.deliver(alert), deadline=time.time() + timeout, settings=settings)
-        except WireWatchError as exc:
-            outcomes.append(Outcome(sub, False, str(exc)))
-        else:
-            outcomes.append(Outcome(sub, True, f"sent ({attempts} attempt{'s' if attempts > 1 else ''})"))
+    try:
+        for sub in rule.subscribers:
+            alert = alert_for(rule, story, sub)
+            try:
+                attempts = await retrying(lambda alert=alert: dispatcher.deliver(alert), deadline=time.time() + timeout,
+                                          settings=settings)
+            except WireWatchError as exc:
+                outcomes.append(Outcome(sub, False, str(exc)))
+            else:
+                outcomes.append(Outcome(sub, True, f"sent ({attempts} attempt{'s' if attempts > 1 else ''})"))
+    finally:
+        await asyncio.to_thread(dispatcher.close)
     return outcomes

@@ -257,6 +257,9 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates are read once per process: checking each file's
+            # modification time at every alert was a tenth of sending one.
+            auto_reload=False,
         )
 
     def render(self, name: str, **context: Any) -> str:

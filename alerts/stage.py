@@ -329,6 +329,7 @@ class AlertStage:
         if sending:
             log.info("alerts: waiting for %d sends in progress", len(sending))
             await asyncio.wait(sending, timeout=self.settings.smtp_timeout + self.settings.slack_timeout)
+        await asyncio.to_thread(self.dispatcher.close)
         for guard in (self.decide_guard, self.deliver_guard):
             await guard.close()
 
@@ -493,12 +494,13 @@ class AlertStage:
             rule_id, sub_key = box_key.decode().split(SEP, 1)
             rule = book.get(rule_id)
             sub = next((s for s in rule.subscribers if s.key == sub_key), None) if rule else None
-            box = Mailbox.model_validate(value["box"])
             if rule is None or sub is None:
                 log.info("alerts: %s of rule %s is no longer subscribed; dropping what it was owed", sub_key, rule_id)
-                self._drop_box(box_key, box)
+                self._drop_box(box_key, Mailbox.model_validate(value["box"]))
                 continue
-            before = box.model_copy(deep=True)
+            if not policy.may_be_due(value["box"], rule.realert, now):
+                continue  # most boxes at most ticks: not read into a model, not copied
+            box = Mailbox.model_validate(value["box"])
             for story_id in policy.lifted(box, now):
                 await self._release(rule, sub, box, box_key, story_id, now)
             if policy.summary_due(box, rule.realert, now):
@@ -518,8 +520,10 @@ class AlertStage:
             window_over = rule.realert is None or box.window_start is None or now >= box.window_start + rule.realert.seconds
             if box.idle and window_over:
                 del self.mailboxes[box_key]  # nothing owed and nothing to count: forget it
-            elif box != before:
-                self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
+            else:
+                dumped = box.model_dump(mode="json")
+                if dumped != value["box"]:
+                    self.mailboxes[box_key] = {"p": partition, "box": dumped}
 
     async def _release(self, rule: RuleAlerting, sub: Subscription, box: Mailbox, box_key: bytes, story_id: str, now: float) -> None:
         """Route a story whose embargo lifted, as a match arriving now would be."""

@@ -483,7 +483,7 @@ def profile(worker: Worker, label: str) -> subprocess.Popen | None:
         return None
     out = PROFILE_DIR / f"drain-{label}.txt"
     log(f"  profiling worker {worker.proc.pid} into {out}")
-    return subprocess.Popen(["py-spy", "record", "--pid", str(worker.proc.pid), "--rate", "200", "--format", "raw",
+    return subprocess.Popen(["py-spy", "record", "--pid", str(worker.proc.pid), "--rate", "200", "--nonblocking", "--format", "raw",
                              "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from support.servers import SmtpServer, free_port, self_signed_cert, slack, smtp  # noqa: F401 - fixtures
 
-from alerts import render
+from alerts import render, smtpsink
 from alerts.delivery import Dispatcher
 from alerts.email import EmailSender
 from alerts.retry import retrying
@@ -132,6 +132,74 @@ def test_email_failures_are_classified(smtp):
     with pytest.raises(TransientError, match="ConnectionRefused"):
         run(closed.deliver(alert("email", "desk@example.com")))
     assert smtp.messages == []
+
+
+class PeerSink(smtpsink.MailSink):
+    """Remembers the client address (so the connection) each message came on, and its bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peers: list[tuple] = []
+        self.raw: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.peers.append(session.peer)
+        self.raw.append(envelope.original_content)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_email_connections_are_kept_and_a_dropped_or_failed_one_is_replaced():
+    server = SmtpServer()
+    server.sink = PeerSink()
+    server.sink.refuse["gone@example.com"] = "550 5.1.1 no such user"
+    server.start()
+    sender = EmailSender(settings_for(server.port))
+    content = render.email(alert("email", "desk@example.com"), render.Templates())
+
+    def send(to: str = "desk@example.com") -> None:
+        run(sender.send(content, to, f"a-{time.monotonic_ns()}", "oil"))
+
+    try:
+        for _ in range(4):
+            send()
+        assert len(server.messages) == 4 and len(set(server.sink.peers)) == 1, "one connection for messages one after another"
+        # The server goes away and comes back: the kept connection is dead, a new one takes the mail.
+        server.stop()
+        server.start()
+        send()
+        assert len(server.messages) == 5 and len(set(server.sink.peers)) == 2
+        # A refusal ends that connection's use; the next message gets a fresh one.
+        with pytest.raises(PermanentError, match="550"):
+            send("gone@example.com")
+        send()
+        assert len(server.messages) == 6 and len(set(server.sink.peers)) == 3
+        [(msg, _)] = server.sink.received()[-1:]
+        assert msg["X-WireWatch-Rule"] == "oil" and msg.get_body(("plain",)).get_content() == content.text
+    finally:
+        sender.close()
+        server.stop()
+
+
+def test_email_headers_stay_one_line_and_non_ascii_is_encoded():
+    smtp = SmtpServer()
+    smtp.sink = PeerSink()
+    smtp.start()
+    sender = EmailSender(settings_for(smtp.port))
+    content = render.EmailContent(subject="Ölpreis: «Brent» steigt\r\nBcc: victim@example.com", text="é", html="<p>é</p>")
+    stories = tuple(f"https://example.com/news/2026/12/05/a-rather-long-story-address-{i}" for i in range(50))
+    try:
+        run(sender.send(content, "desk@example.com", "a-1", "oil", "summary", stories))
+    finally:
+        sender.close()
+        smtp.stop()
+    [(msg, rcpts)] = smtp.sink.received()
+    assert rcpts == ["desk@example.com"] and msg["Bcc"] is None
+    assert msg["Subject"] == "Ölpreis: «Brent» steigt Bcc: victim@example.com"
+    listed = msg["X-WireWatch-Stories"].split(",")
+    assert 5 < len(listed) < 50 and listed == list(stories[: len(listed)]), "as many whole ids as fit on one line"
+    [raw] = smtp.sink.raw
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert msg.get_body(("plain",)).get_content() == "é"
 
 
 def test_a_mail_server_that_comes_back_gets_the_mail_once(tmp_path):

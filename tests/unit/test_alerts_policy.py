@@ -131,3 +131,40 @@ def test_a_match_decided_again_after_a_crash_is_the_same_alert_not_a_held_one():
     assert box.held == 1 and len(box.held_items) == 1
     # A new window forgets the old one's stories.
     assert policy.admit(box, realert, 3601.0, "s1") and box.window_ids == ["s1"]
+
+
+def test_may_be_due_is_never_false_when_a_tick_would_act():
+    """The cheap check on a stored mailbox against what `flush_due` decides with the model."""
+    import random
+
+    rng = random.Random(7)
+    realerts = [None, Realert(max=3, minutes=10)]
+    subs = [instant, digest, sleeper, sleepy_digest]
+    checked = skipped = 0
+    for _ in range(3000):
+        realert, sub = rng.choice(realerts), rng.choice(subs)
+        box = Mailbox()
+        start = T0 + rng.randrange(0, 48 * 60) * MIN
+        for i in range(rng.randrange(0, 8)):
+            now = start + i * MIN
+            kind = rng.choice(["instant", "digest", "embargo"])
+            if kind == "instant" and not policy.admit(box, realert, now, f"s{i}"):
+                policy.hold(box, {"n": i}, cap=5)
+            elif kind == "digest" and (sub.mode == "digest" or sub.quiet_hours is not None):
+                policy.buffer(box, sub, f"s{i}", now, cap=3)
+            elif kind == "embargo":
+                box.embargoed[f"s{i}"] = now + rng.randrange(1, 120) * MIN
+        later = start + rng.randrange(0, 90) * MIN
+        stored = box.model_dump(mode="json")
+        model = Mailbox.model_validate(stored)
+        acts = (bool(policy.lifted(model.model_copy(deep=True), later))
+                or policy.summary_due(model, realert, later)
+                or policy.digest_due(model.model_copy(deep=True), sub, later)
+                or (model.idle and (realert is None or model.window_start is None
+                                    or later >= model.window_start + realert.seconds)))
+        if acts:
+            assert policy.may_be_due(stored, realert, later), (stored, realert, sub, later)
+            checked += 1
+        elif not policy.may_be_due(stored, realert, later):
+            skipped += 1
+    assert checked > 500 and skipped > 500, (checked, skipped)
