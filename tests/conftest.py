@@ -182,6 +182,10 @@ def _test_settings(tmp_path: Path, name: str, **services: str) -> Settings:
         # Several workers share a host in the tests: a test that scrapes one gives it a port of its own.
         metrics_port=0,
         ingest_metrics_port=0,
+        # Tests kill workers: the group then waits this long for the dead one
+        # before the others (or its restart) get its partitions.  The default
+        # of 60 s would be most of such a test's time.
+        kafka_session_timeout_seconds=10,
         **services,
     )
 

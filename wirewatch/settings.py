@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     fetch_max_bytes_per_partition: int = Field(1024 * 1024, ge=65536, description="Most bytes a worker fetches from one partition at a time (larger fetches of a backlog keep its later stages waiting).")
     fetch_max_records: int = Field(5000, ge=1, description="Most messages a worker takes from Kafka in one poll.")
     stream_buffer: int = Field(16384, ge=1, description="Messages a worker holds per stream, read ahead of the agent.")
+    kafka_session_timeout_seconds: float = Field(
+        60.0, ge=6, le=300,
+        description="How long the consumer group waits for a worker that stopped heartbeating (killed, or its host gone) "
+                    "before its partitions go to the others: shorter fails over sooner, too short drops a busy worker. "
+                    "Kafka's brokers accept 6-300 s by default.",
+    )
     produce_linger_ms: int = Field(5, ge=0, description="How long a worker waits to fill a produce request (throughput against latency).")
     produce_batch_bytes: int = Field(1024 * 1024, ge=1024, description="Largest produce request per partition.")
     delivery_timeout_seconds: float = Field(

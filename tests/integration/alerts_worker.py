@@ -38,6 +38,8 @@ class AlertsWorker:
             "WIREWATCH_HOME": str(tmp / "home"),
             "WIREWATCH_PARTITIONS": "2",
             "WIREWATCH_ALERTS_TICK_SECONDS": "0.5",
+            # A killed worker's restart gets its partitions after 10 s, not the default 60.
+            "WIREWATCH_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
             "WIREWATCH_ALERTS_RETRY_INITIAL_SECONDS": "0.2",
             "WIREWATCH_ALERTS_RETRY_MAX_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",
