@@ -73,7 +73,7 @@ from wirewatch.errors import ConfigError, PermanentError, QueryError, WireWatchE
 from wirewatch.model import Alert, DeadLetter, Match, Withdrawal, read_matches_message
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
-from wirewatch.pipeline.progress import GapGuard, Raw
+from wirewatch.pipeline.progress import GapGuard, Raw, faust_gaps
 from wirewatch.pipeline.counters import Counters
 from wirewatch.pipeline.retry import retrying as stage_retrying
 from wirewatch.pipeline.tables import by_hash, by_suffix, keyed_table
@@ -202,8 +202,9 @@ class AlertStage:
         self.delivered = keyed_table(app, "alerts-delivered", s.partitions, on_alerts_partition)
         # Last offset each agent processed per partition: see wirewatch.pipeline.progress.
         self.progress = keyed_table(app, "alerts-progress", s.partitions, by_suffix)
-        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
-        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts")
+        gaps = faust_gaps(app)
+        self.decide_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts", on_read_back=gaps)
+        self.deliver_guard = GapGuard(self.progress, s.kafka_bootstrap, self.clock, stage="alerts", on_read_back=gaps)
 
         app.agent(self.matches_topic, name="wirewatch.alerts.decide")(self._decide_agent)
         app.agent(self.alerts_topic, name="wirewatch.alerts.deliver")(self._deliver_agent)

@@ -14,7 +14,7 @@ from wirewatch import topics as topic_admin
 from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.faust_app import create_app, worker
 from wirewatch.pipeline.metrics import Metrics
-from wirewatch.pipeline.progress import GapGuard
+from wirewatch.pipeline.progress import GapGuard, faust_gaps
 from wirewatch.pipeline.publish import Publisher
 from wirewatch.pipeline.tables import by_suffix, keyed_table
 from wirewatch.settings import Settings
@@ -40,10 +40,12 @@ def build(settings: Settings):
     es = elastic.async_client(settings)
     progress = keyed_table(app, "wirewatch-progress", settings.partitions, by_suffix)
     book = live_rulebook(rules)
-    match_stage = MatchStage(topics, Publisher(app), rules, dead, GapGuard(progress, settings.kafka_bootstrap, stage="match"),
+    gaps = faust_gaps(app)
+    match_stage = MatchStage(topics, Publisher(app), rules, dead,
+                             GapGuard(progress, settings.kafka_bootstrap, stage="match", on_read_back=gaps),
                              subscribed=book.subscribed, partitions=settings.partitions,
                              batch_max=settings.index_batch)
-    index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index"))
+    index_stage = IndexStage(settings, es, dead, GapGuard(progress, settings.kafka_bootstrap, stage="index", on_read_back=gaps))
     install_rules(app, rules)
     install_matching(app, topics, settings, match_stage)
     install_indexing(app, topics, settings, index_stage)

@@ -29,7 +29,8 @@ def test_messages_between_the_last_processed_and_the_next_are_read(topic):
     topic, bootstrap = topic
     now = [1000.0]
     table: dict = {}
-    guard = GapGuard(table, bootstrap, clock=lambda: now[0])
+    told: list[tuple] = []
+    guard = GapGuard(table, bootstrap, clock=lambda: now[0], on_read_back=lambda *where: told.append(where))
 
     async def scenario():
         try:
@@ -37,9 +38,13 @@ def test_messages_between_the_last_processed_and_the_next_are_read(topic):
             # Nothing processed yet: everything before it, from the partition's start, is due.
             head = await guard.missed_before(first)
             guard.done(first)
+            # Faust hears about offsets read back once they are processed, not before.
+            assert told == [(topic, 1, 0, 1)]
             assert await guard.missed_before(Raw(topic, 1, 3, b"k", b"m3")) == []  # the next one: no gap
             missed = await guard.missed_before(Raw(topic, 1, 7, b"k", b"m7"))
+            assert len(told) == 1
             guard.done(Raw(topic, 1, 7, b"k", b"m7"))
+            assert told[1:] == [(topic, 1, 0, 6)]
             guard.done(Raw(topic, 1, 5, b"k", b"m5"))  # progress never goes back
             # The end of the partition: read only once progress has been idle long enough.
             early = await guard.missed_at_tail(topic, 1, 10, idle_seconds=30)

@@ -12,12 +12,20 @@ processed first.  Every stage's processing is idempotent, so reading too
 much is harmless; reading too little is what this prevents.  A gap at the
 end of a partition (nothing arrives after it) is found by `missed_at_tail`,
 which the stages call on a timer.
+
+Faust, for its part, commits a partition only up to the first offset its
+stream never acknowledged: the messages read back here would hold its
+commit there for good (the group's lag then never reaches 0, and a restart
+reads everything after it again).  Once they are processed, `on_read_back`
+(see `faust_gaps`) tells Faust's consumer that everything up to the last
+of them is done, as Faust does itself for offsets a compacted topic lacks.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +65,20 @@ def key_of(topic: str, partition: int) -> bytes:
 class GapGuard:
     """Per-partition progress of one agent, in a changelog-backed table."""
 
-    def __init__(self, table: Any, bootstrap: str, clock=time.time, stage: str = "") -> None:
+    def __init__(self, table: Any, bootstrap: str, clock=time.time, stage: str = "",
+                 on_read_back: Callable[[str, int, int, int], None] | None = None) -> None:
         self.table = table
         self.bootstrap = bootstrap
         self.clock = clock
         self.stage = stage
+        # Called with (topic, partition, first, last) once every offset up to
+        # `last` is processed, after messages were read back: `first` is where
+        # the partition starts.
+        self.on_read_back = on_read_back
         self._reader = None
         self._starts: dict = {}
         self._unknown_since: dict[tuple[str, int], float] = {}
+        self._read_back: dict[tuple[str, int], tuple[int, int]] = {}
 
     def last(self, topic: str, partition: int) -> dict | None:
         return self.table.get(key_of(topic, partition))
@@ -124,6 +138,12 @@ class GapGuard:
         seen = self.last(raw.topic, raw.partition)
         if seen is None or raw.offset > seen["o"]:
             self.table[key_of(raw.topic, raw.partition)] = {"o": raw.offset, "t": self.clock()}
+        tp = (raw.topic, raw.partition)
+        read_back = self._read_back.get(tp)
+        if read_back is not None and raw.offset >= read_back[1]:
+            del self._read_back[tp]
+            if self.on_read_back is not None:
+                self.on_read_back(raw.topic, raw.partition, *read_back)
 
     async def _start_of(self, topic: str, partition: int) -> int:
         """The first offset the partition still holds."""
@@ -154,6 +174,9 @@ class GapGuard:
             if (records and records[-1].offset >= end - 1) or await reader.position(tp) >= end:
                 break
         if found:
+            first = await self._start_of(topic, partition)
+            last = max(found[-1].offset, self._read_back.get((topic, partition), (first, -1))[1])
+            self._read_back[(topic, partition)] = (first, last)
             log.warning(
                 "%s: %d message(s) of %s[%d] at offsets %d..%d never reached the stream; processing them now",
                 self.stage or "stream", len(found), topic, partition, found[0].offset, found[-1].offset,
@@ -177,3 +200,26 @@ class GapGuard:
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
+
+
+def faust_gaps(app: Any) -> Callable[[str, int, int, int], None]:
+    """An `on_read_back` for a Faust app: the offsets count as acknowledged in its consumer.
+
+    `Consumer._add_gap` is how Faust itself passes over offsets its stream
+    will never see; it starts the range after the last commit.
+    """
+    import asyncio
+
+    from faust.types import TP
+
+    def fill(topic: str, partition: int, first: int, last: int) -> None:
+        consumer = app.consumer
+        task = asyncio.ensure_future(consumer._add_gap(TP(topic, partition), first, last))
+        task.add_done_callback(_log_failure)
+
+    return fill
+
+
+def _log_failure(task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not tell Faust about offsets read back: %s", task.exception())
