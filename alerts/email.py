@@ -60,8 +60,8 @@ _FLAT = compat32.clone(max_line_length=0, linesep="\r\n")
 # Under SMTP's 998-character line limit, with room for the header's name.
 STORIES_HEADER_MAX = 900
 # A connection unused this long is closed rather than tried again: servers
-# drop idle clients (Postfix after 300 s), and a check on a dead one costs a
-# timeout.
+# drop idle clients (Postfix after 300 s), and a host that went away without
+# closing it would cost a timeout before the new connection.
 IDLE_SECONDS = 30.0
 
 
@@ -87,7 +87,7 @@ class EmailSender:
 
     Messages are built with the email package's legacy API (`email.mime`),
     which costs a fraction of `EmailMessage`'s header registry: at a few
-    thousand alerts a minute that was half of the alert stage's time.
+    thousand alerts a minute that was the largest part of the alert stage.
     Connections are kept and reused (at most one per send in flight), so a
     message costs MAIL, RCPT and DATA rather than a new connection, EHLO,
     STARTTLS and login each time.
