@@ -168,23 +168,9 @@ class EmailSender:
     def send_message(self, msg: Message, to: str) -> None:
         """Send one message (blocking); raises TransientError or PermanentError."""
         data = msg.as_bytes(policy=_FLAT)
-        client = self._reusable()
-        if client is not None:
-            try:
-                self._mail(client)
-            except (smtplib.SMTPServerDisconnected, OSError):
-                # The server closed the kept connection while it was idle:
-                # nothing of this message was sent yet, so a new connection
-                # takes it at once.
-                _close(client)
-                client = None
-            except Exception as exc:  # noqa: BLE001 - every failure is classified
-                _close(client)
-                raise classify(exc, self.server) from exc
+        client = None
         try:
-            if client is None:
-                client = self._connect()
-                self._mail(client)
+            client = self._started()
             code, reply = client.rcpt(to)
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
@@ -197,6 +183,28 @@ class EmailSender:
                 _close(client)
             raise classify(exc, self.server) from exc
         self._keep(client)
+
+    def _started(self) -> smtplib.SMTP:
+        """A connection whose server took our MAIL FROM: a kept one, else a new one."""
+        client = self._reusable()
+        if client is not None:
+            try:
+                self._mail(client)
+                return client
+            except (smtplib.SMTPServerDisconnected, OSError):
+                # Closed by the server while idle: nothing of this message
+                # went out, so a new connection takes it at once.
+                _close(client)
+            except BaseException:
+                _close(client)
+                raise
+        client = self._connect()
+        try:
+            self._mail(client)
+        except BaseException:
+            _close(client)
+            raise
+        return client
 
     def _mail(self, client: smtplib.SMTP) -> None:
         code, reply = client.mail(self.envelope_from)

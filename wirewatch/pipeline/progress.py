@@ -23,6 +23,7 @@ of them is done, as Faust does itself for offsets a compacted topic lacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -208,8 +209,6 @@ def faust_gaps(app: Any) -> Callable[[str, int, int, int], None]:
     `Consumer._add_gap` is how Faust itself passes over offsets its stream
     will never see; it starts the range after the last commit.
     """
-    import asyncio
-
     from faust.types import TP
 
     def fill(topic: str, partition: int, first: int, last: int) -> None:
