@@ -53,6 +53,10 @@ check-lock: setup  ## check that .venv holds exactly what requirements.lock pins
 export WIREWATCH_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export WIREWATCH_ES_URL ?= http://127.0.0.1:9200
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist), whole files each: most of the suite's time
+# is spent waiting on workers and servers, not on the two cores.  1 runs it
+# in this process, as plain `pytest` does.
+TEST_PROCESSES ?= 2
 
 .PHONY: services-up services-down test
 services-up: setup  ## start local Kafka + Elasticsearch (no Docker; first run fetches them with Maven)
@@ -62,7 +66,7 @@ services-down: setup  ## stop the local Kafka + Elasticsearch started from this 
 	$(WW) services down
 
 test: setup services-up  ## the whole test suite against the services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_PROCESSES)),-n $(TEST_PROCESSES) --dist loadfile) $(PYTEST_ARGS)
 
 # Kafka and Elasticsearch of its own for the scenarios that crash them (the
 # others use the services above); FAULTS_ARGS="broker-crash --stories 1000" for some.
