@@ -39,8 +39,14 @@ class Mailbox(BaseModel):
     # The stories those were about (at most the window's `max`): a match
     # decided again after a crash gets its alert again, not a second one.
     window_ids: list[str] = []
-    # Matches held back by flood control in the current window.
+    # Matches held back by flood control in the current window: how many,
+    # and the stories the summary lists (at most the digest cap).  The
+    # matches themselves are kept beside the mailbox, one entry each, so
+    # that holding one more does not rewrite all the others.
     held: int = 0
+    held_ids: list[str] = []
+    # Held matches as mailboxes stored by earlier versions kept them, inside
+    # the mailbox: still listed, never added to.
     held_items: list[dict] = []
     # The open digest: story ids waiting, and how many more beyond the cap.
     digest_opened: float | None = None
@@ -95,14 +101,22 @@ def admit(box: Mailbox, realert: Realert | None, now: float, story_id: str | Non
     return False
 
 
-def hold(box: Mailbox, item: dict, cap: int) -> None:
-    """Keep a held match for the summary (up to `cap` listed, all counted); a listed story held again is not added."""
-    story_id = (item.get("story") or {}).get("id")
-    if story_id is not None and any((i.get("story") or {}).get("id") == story_id for i in box.held_items):
-        return
+def hold(box: Mailbox, story_id: str, cap: int) -> bool:
+    """Count a match held back by flood control; True if the summary lists it (up to `cap` are listed).
+
+    A listed story held again is neither counted nor listed again.
+    """
+    if story_id in box.held_ids or any(_item_id(i) == story_id for i in box.held_items):
+        return False
     box.held += 1
-    if len(box.held_items) < cap:
-        box.held_items.append(item)
+    if len(box.held_ids) + len(box.held_items) < cap:
+        box.held_ids.append(story_id)
+        return True
+    return False
+
+
+def _item_id(item: dict) -> str | None:
+    return (item.get("story") or {}).get("id")
 
 
 def may_be_due(stored: dict, realert: Realert | None, now: float) -> bool:
@@ -138,6 +152,7 @@ def summary_due(box: Mailbox, realert: Realert | None, now: float) -> bool:
 
 def close_summary(box: Mailbox) -> None:
     box.held = 0
+    box.held_ids = []
     box.held_items = []
 
 
@@ -208,9 +223,10 @@ def withdraw(box: Mailbox, story_id: str) -> bool:
     if story_id in box.gone:
         return True
     waiting = False
-    listed = [i for i in box.held_items if (i.get("story") or {}).get("id") == story_id]
-    if listed:
+    listed = [i for i in box.held_items if _item_id(i) == story_id]
+    if listed or story_id in box.held_ids:
         box.held_items = [i for i in box.held_items if i not in listed]
+        box.held_ids = [i for i in box.held_ids if i != story_id]
         box.held = max(0, box.held - 1)
         waiting = True
     if story_id in box.digest_ids:

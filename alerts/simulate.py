@@ -106,8 +106,7 @@ class Simulation:
                 if policy.admit(box, rule.realert, now, story_id):
                     tally.alerts.append(SimAlert("instant", now, (story_id,)))
                 else:
-                    # The stage holds the match itself; its story id is all the summary needs here.
-                    policy.hold(box, {"story": {"id": story_id}}, self.cap)
+                    policy.hold(box, story_id, self.cap)
                     tally.held += 1
             else:
                 if quiet and sub.mode == "instant":
@@ -129,7 +128,7 @@ class Simulation:
                 return
             before = box.model_copy(deep=True)
             if policy.summary_due(box, rule.realert, at):
-                listed = tuple(str((i.get("story") or {}).get("id")) for i in box.held_items)
+                listed = tuple(box.held_ids)
                 b.tally.alerts.append(SimAlert("summary", at, listed, box.held - len(listed)))
                 policy.close_summary(box)
             planned = box.digest_due

@@ -20,10 +20,11 @@
 
 State lives in Faust tables backed by changelog topics, so it survives
 restarts: `alerts-handled` (rule+story already handled), `alerts-mailboxes`
-(flood window, held matches and open digest per rule+subscriber),
-`alerts-pending` (stories waiting in a digest), `alerts-outbox` (alerts
-not yet delivered), `alerts-delivered` (alert ids done) and
-`alerts-progress` (last offset processed per partition).
+(flood window, held count and open digest per rule+subscriber),
+`alerts-pending` (matches waiting in a digest, under embargo or listed in a
+flood summary), `alerts-outbox` (alerts not yet delivered),
+`alerts-delivered` (alert ids done) and `alerts-progress` (last offset
+processed per partition).
 
 Why nothing is lost or sent twice:
 
@@ -131,6 +132,11 @@ def with_hits(rule: RuleAlerting, match: Match) -> Match:
 @functools.lru_cache(maxsize=20_000)
 def _expression(query: str):
     return compile_rule(query).expr
+
+
+def _outbox_payload(entry: dict) -> bytes:
+    """The alert of an outbox entry as the alerts topic had it (entries of earlier versions hold it decoded)."""
+    return entry["raw"].encode() if "raw" in entry else json.dumps(entry["alert"]).encode()
 
 
 def _stories(alert: Alert) -> str:
@@ -419,6 +425,7 @@ class AlertStage:
                 box = self._load_box(box_key)
                 if policy.withdraw(box, story.id):
                     self.pending.pop(self._pending_key(box_key, story.id), None)
+                    self.pending.pop(self._held_key(box_key, story.id), None)
                     self.mailboxes[box_key] = {"p": partition, "box": box.model_dump(mode="json")}
                     self.stats["withdrawn_unsent"] += 1
                     continue
@@ -472,7 +479,8 @@ class AlertStage:
                 alert_id = policy.alert_id("instant", rule.rule_id, sub.key, story.id)
                 await self._emit(self._alert("instant", rule, sub, (as_shown(),), 0, alert_id, now), wait=wait)
             else:
-                policy.hold(box, render.without_body(match).model_dump(mode="json"), cap)
+                if policy.hold(box, story.id, cap):
+                    self.pending[self._held_key(box_key, story.id)] = render.without_body(match).model_dump(mode="json")
                 self.stats["held"] += 1
         else:
             if policy.buffer(box, sub, story.id, now, cap):
@@ -505,9 +513,13 @@ class AlertStage:
             for story_id in policy.lifted(box, now):
                 await self._release(rule, sub, box, box_key, story_id, now)
             if policy.summary_due(box, rule.realert, now):
-                listed = tuple(Match.model_validate(m) for m in box.held_items)
+                keys = [self._held_key(box_key, sid) for sid in box.held_ids]
+                stored = [*box.held_items, *(m for m in (self.pending.get(k) for k in keys) if m is not None)]
+                listed = tuple(Match.model_validate(m) for m in stored)
                 alert_id = policy.alert_id("summary", rule_id, sub.key, box.window_start, box.held)
                 await self._emit(self._alert("summary", rule, sub, listed, box.held - len(listed), alert_id, now))
+                for k in keys:
+                    self.pending.pop(k, None)
                 policy.close_summary(box)
             if policy.digest_due(box, sub, now):
                 keys = [self._pending_key(box_key, sid) for sid in box.digest_ids]
@@ -543,6 +555,8 @@ class AlertStage:
     def _drop_box(self, box_key: bytes, box: Mailbox) -> None:
         for sid in [*box.digest_ids, *box.embargoed]:
             self.pending.pop(self._pending_key(box_key, sid), None)
+        for sid in box.held_ids:
+            self.pending.pop(self._held_key(box_key, sid), None)
         del self.mailboxes[box_key]
 
     @staticmethod
@@ -552,6 +566,11 @@ class AlertStage:
     @staticmethod
     def _pending_key(box_key: bytes, story_id: str) -> bytes:
         return box_key + f"{SEP}{story_id}".encode()
+
+    @staticmethod
+    def _held_key(box_key: bytes, story_id: str) -> bytes:
+        # Apart from the story's digest or embargo entry of the same mailbox.
+        return box_key + f"{SEP}held{SEP}{story_id}".encode()
 
     def _load_box(self, key: bytes) -> Mailbox:
         value = self.mailboxes.get(key)
@@ -592,9 +611,11 @@ class AlertStage:
             return
         entry = self.outbox.get(key)
         if entry is None:
-            entry = {"alert": json.loads(msg.value), "p": msg.partition, "offset": msg.offset, "first": self.clock()}
+            # The alert as it came, a string: the outbox's changelog then
+            # escapes one string instead of encoding the whole alert again.
+            entry = {"raw": msg.value.decode(), "p": msg.partition, "offset": msg.offset, "first": self.clock()}
             self.outbox[key] = entry
-        self._start(key, entry)
+        self._start(key, entry, alert)
 
     def resume_deliveries(self, partition: int) -> None:
         """Start deliveries in the outbox that are not running (after a restart or a rebalance)."""
@@ -602,15 +623,16 @@ class AlertStage:
             if entry.get("p") == partition and key not in self._inflight:
                 self._start(key, entry)
 
-    def _start(self, key: bytes, entry: dict) -> None:
+    def _start(self, key: bytes, entry: dict, alert: Alert | None = None) -> None:
         if key in self._inflight:
             return
-        task = asyncio.ensure_future(self._deliver(key, entry))
+        task = asyncio.ensure_future(self._deliver(key, entry, alert))
         self._inflight[key] = task
         task.add_done_callback(lambda _t, key=key: self._inflight.pop(key, None))
 
-    async def _deliver(self, key: bytes, entry: dict) -> None:
-        alert = Alert.model_validate(entry["alert"])
+    async def _deliver(self, key: bytes, entry: dict, alert: Alert | None = None) -> None:
+        if alert is None:
+            alert = Alert.model_validate_json(entry["raw"]) if "raw" in entry else Alert.model_validate(entry["alert"])
         if key in self.delivered:
             # Recorded as delivered, but a crash kept the outbox entry.
             self.outbox.pop(key, None)
@@ -659,7 +681,7 @@ class AlertStage:
         if error.retriable:
             reason = f"gave up after {attempts} attempts over {self.settings.retry_horizon_seconds:.0f}s: {reason}"
         letter = DeadLetter.for_message(
-            stage=STAGE, error=error, payload=json.dumps(entry["alert"]).encode(), key=key,
+            stage=STAGE, error=error, payload=_outbox_payload(entry), key=key,
             topic=self.settings.alerts_topic, partition=entry.get("p"), offset=entry.get("offset"),
         ).model_copy(update={"reason": reason})
         await self.dead.send(letter)

@@ -31,13 +31,13 @@ def test_flood_window_lets_max_through_then_holds_until_the_window_closes():
     box = Mailbox()
     verdicts = [policy.admit(box, realert, T0 + i) for i in range(10)]
     assert verdicts == [True] * 3 + [False] * 7
-    for i in range(7):
-        policy.hold(box, {"n": i}, cap=5)
-    assert box.held == 7 and len(box.held_items) == 5
+    listed = [policy.hold(box, f"s{i}", cap=5) for i in range(7)]
+    assert listed == [True] * 5 + [False] * 2
+    assert box.held == 7 and box.held_ids == ["s0", "s1", "s2", "s3", "s4"]
     assert not policy.summary_due(box, realert, T0 + 9 * MIN)
     assert policy.summary_due(box, realert, T0 + 10 * MIN)
     policy.close_summary(box)
-    assert box.held == 0 and box.held_items == [] and box.idle
+    assert box.held == 0 and box.held_ids == [] and box.idle
     # A new window starts with the next match after the old one closed.
     assert policy.admit(box, realert, T0 + 11 * MIN)
     assert box.window_start == T0 + 11 * MIN and box.window_sent == 1
@@ -96,7 +96,7 @@ def test_quiet_hours_in_a_zone_follow_its_clock():
 def test_state_survives_a_round_trip_through_json():
     box = Mailbox()
     policy.admit(box, Realert(max=1, minutes=1), T0)
-    policy.hold(box, {"story": {"id": "x"}}, cap=3)
+    policy.hold(box, "x", cap=3)
     policy.buffer(box, digest, "s1", T0, cap=3)
     again = Mailbox.model_validate(box.model_dump(mode="json"))
     assert again == box
@@ -124,11 +124,10 @@ def test_a_match_decided_again_after_a_crash_is_the_same_alert_not_a_held_one():
     assert policy.admit(box, realert, 3.0, "s2")  # again: admitted, not counted
     assert box.window_sent == 2 and box.window_ids == ["s1", "s2"]
     assert not policy.admit(box, realert, 4.0, "s4")
-    # A held story held again is listed once.
-    item = {"story": {"id": "s3"}, "rule_id": "r"}
-    policy.hold(box, item, 50)
-    policy.hold(box, item, 50)
-    assert box.held == 1 and len(box.held_items) == 1
+    # A held story held again is listed and counted once.
+    assert policy.hold(box, "s3", 50) is True
+    assert policy.hold(box, "s3", 50) is False
+    assert box.held == 1 and box.held_ids == ["s3"]
     # A new window forgets the old one's stories.
     assert policy.admit(box, realert, 3601.0, "s1") and box.window_ids == ["s1"]
 
@@ -149,7 +148,7 @@ def test_may_be_due_is_never_false_when_a_tick_would_act():
             now = start + i * MIN
             kind = rng.choice(["instant", "digest", "embargo"])
             if kind == "instant" and not policy.admit(box, realert, now, f"s{i}"):
-                policy.hold(box, {"n": i}, cap=5)
+                policy.hold(box, f"s{i}", cap=5)
             elif kind == "digest" and (sub.mode == "digest" or sub.quiet_hours is not None):
                 policy.buffer(box, sub, f"s{i}", now, cap=3)
             elif kind == "embargo":
@@ -168,3 +167,18 @@ def test_may_be_due_is_never_false_when_a_tick_would_act():
         elif not policy.may_be_due(stored, realert, later):
             skipped += 1
     assert checked > 500 and skipped > 500, (checked, skipped)
+
+
+def test_a_mailbox_stored_with_held_matches_inside_still_lists_them_and_takes_new_ones_beside():
+    """Mailboxes written by earlier versions kept held matches in `held_items`."""
+    stored = {"window_start": T0, "window_sent": 1, "window_ids": ["a"], "held": 2,
+              "held_items": [{"story": {"id": "b"}}, {"story": {"id": "c"}}]}
+    box = Mailbox.model_validate(stored)
+    assert policy.hold(box, "b", cap=3) is False  # listed already, in the old form
+    assert policy.hold(box, "d", cap=3) is True
+    assert policy.hold(box, "e", cap=3) is False  # two old and one new: the cap
+    assert box.held == 4 and box.held_ids == ["d"]
+    assert policy.withdraw(box, "c") is True
+    assert box.held == 3 and [i["story"]["id"] for i in box.held_items] == ["b"]
+    policy.close_summary(box)
+    assert box.held == 0 and box.held_items == [] and box.held_ids == []
