@@ -67,6 +67,13 @@ class Settings(BaseSettings):
                     "before its partitions go to the others: shorter fails over sooner, too short drops a busy worker. "
                     "Kafka's brokers accept 6-300 s by default.",
     )
+    table_standby_replicas: int = Field(
+        1, ge=0,
+        description="Copies of each table partition (alert state, progress) that other workers keep up to date (Faust's standby "
+                    "tables), so that one of them takes over a dead worker's partitions at once. Each copy costs every "
+                    "worker CPU for every state change of the others: with two workers at 100,000 rules, 0 used a quarter "
+                    "less CPU a story (benchmarks/README.md), and a take-over then reads the state from Kafka first.",
+    )
     produce_linger_ms: int = Field(5, ge=0, description="How long a worker waits to fill a produce request (throughput against latency).")
     produce_batch_bytes: int = Field(1024 * 1024, ge=1024, description="Largest produce request per partition.")
     delivery_timeout_seconds: float = Field(

@@ -26,6 +26,7 @@ def create_app(settings: Settings):
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         # Kafka's rule of thumb: heartbeats at most a third of the session apart.
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 3),
+        table_standby_replicas=settings.table_standby_replicas,
         # Measured with benchmarks/pipeline_bench.py: Faust's defaults (1 MB
         # fetched per partition, no linger, 16 kB batches) hold a worker
         # draining a backlog to a third of what these give.
