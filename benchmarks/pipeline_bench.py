@@ -214,6 +214,32 @@ class MailServer:
             out.append((arrived, {k: str(v) for k, v in msg.items()}))
         return out
 
+    def arrivals(self) -> list[float]:
+        """When each message so far arrived (its file's time), without reading the files."""
+        new = self.maildir / "new"
+        if not new.is_dir():
+            return []
+        out = []
+        for entry in os.scandir(new):
+            try:
+                out.append(entry.stat().st_mtime)
+            except FileNotFoundError:
+                continue
+        return out
+
+    def settled(self, quiet: float = 3.0, longest: float = 300.0) -> list[float]:
+        """Arrival times once no message has arrived for `quiet` seconds (the alert stage is done)."""
+        deadline = time.monotonic() + longest
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            count = len(self.arrivals())
+            if count != seen:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+            time.sleep(0.5)
+        return self.arrivals()
+
     def clear(self) -> None:
         # The files only: the sink writes through tmp/ into new/, and without
         # those folders every message after this would be refused.
@@ -410,7 +436,7 @@ class Scraper:
 
 
 def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[str, str]], share: float,
-          n_workers: int, timeout: float, metrics: bool = True) -> dict:
+          n_workers: int, timeout: float, metrics: bool = True, mail: MailServer | None = None) -> dict:
     row: dict = {"rules": len(rules), "subscribed": share, "workers": n_workers, "stories": len(stories),
                  "metrics": "on" if metrics else "off"}
     run = new_run(base, home, f"{len(rules)}-{n_workers}w")
@@ -420,6 +446,8 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         row["consume/s"] = consume_ceiling(run.settings, len(stories))
         row["bulk/s"] = bulk_ceiling(run.settings, stories)
         log(f"  ceilings: produce {row['produce/s']:,.0f}/s, consume {row['consume/s']:,.0f}/s, bulk {row['bulk/s']:,.0f}/s")
+        if mail is not None:
+            mail.clear()
         started = time.monotonic()
         run.workers = [Worker(run.settings, run.folder / f"worker-{i}.log", _free_port() if metrics else 0)
                        for i in range(n_workers)]
@@ -427,6 +455,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         es = run.es()
         matched = MatchedProgress(run.settings)
         first = None
+        first_wall = 0.0
         profilers: list[subprocess.Popen] = []
         cpu_first = cpu_last = 0.0
         done = 0
@@ -438,6 +467,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
                 # on the matched topic) and ends when the last one is indexed.
                 if first is None and matched.count() > 0:
                     first = time.monotonic()
+                    first_wall = time.time()
                     cpu_first = sum(w.cpu_seconds() for w in run.workers)
                     profilers = [p for i, w in enumerate(run.workers)
                                  if (p := profile(w, f"{row['rules']}-{share:g}-{n_workers}w-{i}"))]
@@ -449,6 +479,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
                     break
                 time.sleep(0.1 if first is None else 0.5)
             finished = time.monotonic()
+            finished_wall = time.time()
         finally:
             for p in profilers:
                 p.send_signal(signal.SIGINT)  # py-spy writes what it recorded on Ctrl-C
@@ -468,11 +499,19 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         if done < len(stories):
             row["note"] = f"only {done} of {len(stories)} indexed in {timeout:.0f}s"
         row["drain/bulk"] = row["drain/s"] / row["bulk/s"] if row["drain/s"] else None
+        if mail is not None and first is not None:
+            # Indexing is done; the alert stage may not be: how far behind it was, and when it was done.
+            arrived = mail.settled()
+            row["alerts"] = len(arrived)
+            row["alerts by the last story indexed"] = sum(1 for t in arrived if t <= finished_wall)
+            row["last alert s"] = max(arrived) - first_wall if arrived else None
         row.update(run.notes())
         if all(w.alive() for w in run.workers) and done >= len(stories):
             row["change live s"], row["change s"] = change_one_rule(run, rules, share)
         log(f"  drain {row['drain/s'] or 0:,.0f}/s = {row['drain/bulk'] or 0:.0%} of bulk; start {row['start s'] or 0:.1f}s; "
-            f"metrics {row['metrics']}: {row['CPU ms/story'] or 0:.3f} CPU ms/story, {row['scrapes']} scrapes")
+            f"metrics {row['metrics']}: {row['CPU ms/story'] or 0:.3f} CPU ms/story, {row['scrapes']} scrapes"
+            + (f"; {row['alerts']:,} alerts, {row['alerts by the last story indexed']:,} of them by the last story indexed, "
+               f"the last {row['last alert s'] or 0:.1f}s after the first story matched" if "alerts" in row else ""))
         return row
     finally:
         run.cleanup()
@@ -681,8 +720,9 @@ def overhead(drains: list[dict]) -> list[str]:
 def report(drains: list[dict], paces: list[dict]) -> str:
     lines = ["| rules | subscribed | workers | metrics | rules check s / MB | rules apply s / MB | produce/s | consume/s | bulk/s | "
              "worker start s | drain/s | drain / bulk | worker CPU | CPU ms/story | worker RSS MB | "
-             "one rule changed → live in the workers / a story with it indexed s | indexed | read back by the guard |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "one rule changed → live in the workers / a story with it indexed s | indexed | read back by the guard | "
+             "alerts (sent by the last story indexed) | first story matched → last alert s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in drains:
         lines.append(
             f"| {r['rules']:,} | {r['subscribed']:.0%} | {r['workers']} | {r.get('metrics', 'on')} | {fmt(r.get('rules check s'), 1)} / {fmt(r.get('rules check MB'))} | "
@@ -690,7 +730,8 @@ def report(drains: list[dict], paces: list[dict]) -> str:
             f"{fmt(r['bulk/s'])} | {fmt(r['start s'], 1)} | {fmt(r['drain/s'])} | "
             f"{'–' if r['drain/bulk'] is None else format(r['drain/bulk'], '.0%')} | "
             f"{'–' if r.get('worker CPU') is None else format(r['worker CPU'], '.0%')} | {fmt(r.get('CPU ms/story'), 3)} | {fmt(r['worker RSS MB'])} | "
-            f"{fmt(r.get('change live s'), 1)} / {fmt(r.get('change s'), 1)} | {fmt(r.get('indexed'))} | {fmt(r.get('read back'))} |"
+            f"{fmt(r.get('change live s'), 1)} / {fmt(r.get('change s'), 1)} | {fmt(r.get('indexed'))} | {fmt(r.get('read back'))} | "
+            f"{fmt(r.get('alerts'))} ({fmt(r.get('alerts by the last story indexed'))}) | {fmt(r.get('last alert s'), 1)} |"
             + (f" {r['note']}" if r.get("note") else "")
         )
     if paces:
@@ -779,7 +820,7 @@ def main() -> None:
                         # Alternating, so that a busy spell of the machine falls on both sides.
                         for mode in (modes if rep % 2 == 0 else modes[::-1]):
                             log(f"drain: {n:,} rules, {share:.0%} subscribed, {workers} worker(s), {len(stories):,} stories, metrics {mode}")
-                            drains.append(drain(base, home, stories, all_rules[:n], share, workers, args.timeout, mode == "on"))
+                            drains.append(drain(base, home, stories, all_rules[:n], share, workers, args.timeout, mode == "on", mail))
         for rate, n in paces:
             log(f"paced: {rate:.0f} stories/s, {n:,} rules")
             paced_rows.append(paced(base, home, stories, all_rules[:n], args.paced_subscribed, rate, args.paced_seconds, mail))
