@@ -514,8 +514,7 @@ class AlertStage:
                 await self._release(rule, sub, box, box_key, story_id, now)
             if policy.summary_due(box, rule.realert, now):
                 keys = [self._held_key(box_key, sid) for sid in box.held_ids]
-                stored = [*box.held_items, *(m for m in (self.pending.get(k) for k in keys) if m is not None)]
-                listed = tuple(Match.model_validate(m) for m in stored)
+                listed = tuple(Match.model_validate(m) for m in [*box.held_items, *self._waiting(keys)])
                 alert_id = policy.alert_id("summary", rule_id, sub.key, box.window_start, box.held)
                 await self._emit(self._alert("summary", rule, sub, listed, box.held - len(listed), alert_id, now))
                 for k in keys:
@@ -523,7 +522,7 @@ class AlertStage:
                 policy.close_summary(box)
             if policy.digest_due(box, sub, now):
                 keys = [self._pending_key(box_key, sid) for sid in box.digest_ids]
-                listed = tuple(Match.model_validate(m) for m in (self.pending.get(k) for k in keys) if m is not None)
+                listed = tuple(Match.model_validate(m) for m in self._waiting(keys))
                 unlisted = box.digest_more + len(keys) - len(listed)
                 alert_id = policy.alert_id("digest", rule_id, sub.key, box.digest_opened, box.digest_seq, *box.digest_ids, box.digest_more)
                 await self._emit(self._alert("digest", rule, sub, listed, unlisted, alert_id, now))
@@ -552,6 +551,10 @@ class AlertStage:
             self.pending.pop(key, None)
         log.info("alerts: rule=%s story=%s v%d: embargo lifted", rule.rule_id, story_id, match.story.version)
 
+    def _waiting(self, keys: list[bytes]) -> list[dict]:
+        """The matches kept under these keys of `alerts-pending` (one a kill took out is gone)."""
+        return [m for m in (self.pending.get(k) for k in keys) if m is not None]
+
     def _drop_box(self, box_key: bytes, box: Mailbox) -> None:
         for sid in [*box.digest_ids, *box.embargoed]:
             self.pending.pop(self._pending_key(box_key, sid), None)
@@ -570,7 +573,7 @@ class AlertStage:
     @staticmethod
     def _held_key(box_key: bytes, story_id: str) -> bytes:
         # Apart from the story's digest or embargo entry of the same mailbox.
-        return box_key + f"{SEP}held{SEP}{story_id}".encode()
+        return AlertStage._pending_key(box_key, f"held{SEP}{story_id}")
 
     def _load_box(self, key: bytes) -> Mailbox:
         value = self.mailboxes.get(key)
