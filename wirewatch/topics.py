@@ -15,6 +15,8 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_TOPIC = 3  # Kafka's error code UNKNOWN_TOPIC_OR_PARTITION
+
 
 def specs(settings: Settings) -> dict[str, dict[str, str]]:
     """Topic name -> topic configs."""
@@ -41,8 +43,9 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
         wanted = {n: wanted.get(n, {}) for n in names}
     admin = kafka_clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
-        existing = set(admin.list_topics())
-        missing = [n for n in wanted if n not in existing]
+        # Only the topics wanted are described: listing every topic of a
+        # large cluster took longer than the rest of a one-rule `rules apply`.
+        missing = [t["name"] for t in admin.describe_topics(list(wanted)) if t["error_code"] == UNKNOWN_TOPIC]
         if missing:
             new = [
                 NewTopic(n, num_partitions=settings.partitions, replication_factor=settings.replication, topic_configs=wanted[n])
