@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support import names
 from wirewatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,8 @@ def kafka_bootstrap(_service_provider: _Provider) -> str:
     from wirewatch.services.endpoints import kafka_endpoint
     from wirewatch.services.kafka import probe_kafka
 
-    return _named("WIREWATCH_KAFKA_BOOTSTRAP", kafka_endpoint, probe_kafka, "Kafka") or _service_provider.kafka()
+    _used["kafka"] = _named("WIREWATCH_KAFKA_BOOTSTRAP", kafka_endpoint, probe_kafka, "Kafka") or _service_provider.kafka()
+    return _used["kafka"]
 
 
 @pytest.fixture(scope="session")
@@ -164,13 +165,26 @@ def es_url(_service_provider: _Provider) -> str:
     from wirewatch.services.elasticsearch import probe_es
     from wirewatch.services.endpoints import es_endpoint
 
-    return _named("WIREWATCH_ES_URL", es_endpoint, probe_es, "Elasticsearch") or _service_provider.elasticsearch()
+    _used["es"] = _named("WIREWATCH_ES_URL", es_endpoint, probe_es, "Elasticsearch") or _service_provider.elasticsearch()
+    return _used["es"]
 
 
 @pytest.fixture
 def unique_name() -> str:
-    """A fresh name for this test's topics, index and consumer group."""
-    return f"test-{uuid.uuid4().hex[:12]}"
+    """A fresh name for this test's topics, index and consumer group (deleted when the session ends)."""
+    return names.fresh()
+
+
+# The servers this session used, for `names.remove_all` at its end.
+_used: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_what_the_session_made() -> Iterator[None]:
+    # Set up before any server fixture, so torn down after them: a server
+    # this session started is gone by then, and so is everything on it.
+    yield
+    names.remove_all(_used.get("kafka"), _used.get("es"))
 
 
 def _test_settings(tmp_path: Path, name: str, **services: str) -> Settings:

@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import yaml
+from support import names
 from support.poll import wait_for
 
 from wirewatch import topics
@@ -21,7 +21,7 @@ from wirewatch.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 class AlertsWorker:
     def __init__(self, tmp: Path, rules: list[dict], bootstrap: str, name: str | None = None, **settings) -> None:
-        name = name or f"t{uuid.uuid4().hex[:10]}"
+        name = name or names.fresh("t", 10)
         self.bootstrap = bootstrap
         self.tmp = tmp
         self.rules_file = tmp / "rules.yaml"

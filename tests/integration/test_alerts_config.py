@@ -1,8 +1,7 @@
 """A worker whose topics do not match its partition count stops and says why."""
 
-import uuid
-
 import pytest
+from support import names
 from support.poll import wait_for
 from alerts_worker import AlertsWorker
 
@@ -13,7 +12,7 @@ def test_a_matches_topic_with_other_partitions_stops_the_worker(tmp_path, kafka_
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
-    name = f"t{uuid.uuid4().hex[:10]}"
+    name = names.fresh("t", 10)
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(f"{name}.matches", num_partitions=3, replication_factor=1)])
     admin.close()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 from pathlib import Path
 
 import pytest
+from support import names
 from support.processes import run
 
 from alerts.simulate import simulate
@@ -81,7 +81,7 @@ def drop(es, index: str) -> None:
 @pytest.fixture(scope="module")
 def indexed(es_url, corpus, oracle, tmp_path_factory):
     """A module-wide index for the backtests (which write nothing)."""
-    name = f"test-backtest-{uuid.uuid4().hex[:12]}"
+    name = names.fresh("test-backtest-")
     s = Settings(index=name, topic_prefix=name, app_id=name, es_url=es_url, home=tmp_path_factory.mktemp("home"))
     es = elastic.sync_client(s)
     try:
@@ -241,7 +241,7 @@ def test_backfill_adds_matching_rule_ids_once_and_keeps_story_versions(settings,
 
 
 def test_a_backfill_write_loses_to_a_newer_version_indexed_meanwhile(es_url, corpus, tmp_path):
-    name = f"test-backfill-race-{uuid.uuid4().hex[:12]}"
+    name = names.fresh("test-backfill-race-")
     s = Settings(index=name, es_url=es_url, home=tmp_path)
     es = archive.client(s)
     try:

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from support import names
 from support.servers import SmtpServer
 from alerts_worker import AlertsWorker
 from support.kafka import new_topic
@@ -31,7 +32,7 @@ def _write_before_metadata_knows(bootstrap: str, table_of) -> Exception | None:
     from kafka.admin import KafkaAdminClient, NewTopic
 
     async def scenario() -> Exception | None:
-        app = faust.App(f"fresh-{uuid.uuid4().hex[:10]}", broker=f"kafka://{bootstrap}", store="memory://",
+        app = faust.App(names.fresh("fresh-", 10), broker=f"kafka://{bootstrap}", store="memory://",
                         topic_partitions=2, web_enabled=False, key_serializer="raw", value_serializer="raw")
         table = table_of(app)
         await app.producer.start()

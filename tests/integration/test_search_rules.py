@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import uuid
 
 import pytest
 from elasticsearch import helpers
@@ -25,6 +24,7 @@ from unit.spec_model import FILLER, SEPARATORS, queries, rejected_for_matching_n
 from producers.sources import read_stories
 from streams import elastic
 from streams.indexing import bulk_operations, doc_of, index_template
+from support import names
 from support.processes import run
 from wirewatch.model import MatchedStory, Story
 from wirewatch.query import Matcher, parse
@@ -156,7 +156,7 @@ def corpus(corpus_dir) -> list[Story]:
 
 @pytest.fixture(scope="module")
 def indexed(es_url, corpus, tmp_path_factory):
-    s = _settings(es_url, tmp_path_factory, f"test-search-{uuid.uuid4().hex[:12]}")
+    s = _settings(es_url, tmp_path_factory, names.fresh("test-search-"))
     es = elastic.sync_client(s)
     try:
         elastic.ensure_index_sync(es, s.index)
@@ -237,7 +237,7 @@ def test_search_shows_hits_with_the_matched_words(indexed, corpus):
 
 
 def test_an_index_from_before_the_token_fields_still_gives_exact_answers(es_url, corpus, tmp_path_factory):
-    s = _settings(es_url, tmp_path_factory, f"test-search-old-{uuid.uuid4().hex[:12]}")
+    s = _settings(es_url, tmp_path_factory, names.fresh("test-search-old-"))
     es = elastic.sync_client(s)
     old = index_template(s.index)["template"]
     del old["mappings"]["properties"][WORDS], old["mappings"]["_source"]

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
 from alerts_worker import settle
 from producers.kafka_sink import StorySink
+from support import names
 from support.poll import wait_for
 from support.processes import Worker, run
 from support.servers import SmtpServer, start_fake_slack
@@ -55,7 +55,7 @@ def search(settings: Settings, *args: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, kafka_bootstrap, es_url):
     tmp = tmp_path_factory.mktemp("lifecycle")
-    name = f"test-{uuid.uuid4().hex[:12]}"
+    name = names.fresh()
     smtp = SmtpServer().start()
     slack = start_fake_slack()
     hook = f"{slack.url}/services/T/B/oil"

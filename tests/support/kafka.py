@@ -29,12 +29,12 @@ def topic_records(settings: Settings, topic: str) -> list:
 
 def new_topic(bootstrap: str, prefix: str, partitions: int) -> str:
     """A topic of its own for one test."""
-    import uuid
-
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    from .names import fresh
+
+    name = fresh(f"{prefix}-", 10)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
