@@ -15,7 +15,9 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_TOPIC = 3  # Kafka's error code UNKNOWN_TOPIC_OR_PARTITION
+# Kafka's error codes
+UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
+ALREADY_EXISTS = 36  # TOPIC_ALREADY_EXISTS
 
 
 def specs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -36,7 +38,7 @@ def specs(settings: Settings) -> dict[str, dict[str, str]]:
 def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import KafkaError
 
     wanted = specs(settings)
     if names is not None:
@@ -46,17 +48,28 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
         # Only the topics wanted are described: listing every topic of a
         # large cluster took longer than the rest of a one-rule `rules apply`.
         missing = [t["name"] for t in admin.describe_topics(list(wanted)) if t["error_code"] == UNKNOWN_TOPIC]
-        if missing:
-            new = [
-                NewTopic(n, num_partitions=settings.partitions, replication_factor=settings.replication, topic_configs=wanted[n])
-                for n in missing
-            ]
-            try:
-                admin.create_topics(new, timeout_ms=int(timeout_s * 1000))
-            except TopicAlreadyExistsError:
-                pass  # another process won the race; fine
-            log.info("created topics %s", ", ".join(missing))
-        return missing
+        if not missing:
+            return []
+        new = [
+            NewTopic(n, num_partitions=settings.partitions, replication_factor=settings.replication, topic_configs=wanted[n])
+            for n in missing
+        ]
+        # Per topic: one may exist after all (another process won the race,
+        # or was created a moment ago and not yet in this broker's metadata).
+        answer = admin.create_topics(new, timeout_ms=int(timeout_s * 1000), raise_errors=False)
+        created, failed = [], []
+        for topic in answer["topics"]:
+            if topic["error_code"] == 0:
+                created.append(topic["name"])
+            elif topic["error_code"] != ALREADY_EXISTS:
+                failed.append(f"{topic['name']}: {topic['error_message'] or 'error ' + str(topic['error_code'])}")
+        if failed:
+            raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} could not create " + "; ".join(failed))
+        if created:
+            # Their leaders elected, they are usable on return.
+            admin.wait_for_topics(created, timeout_ms=int(timeout_s * 1000))
+            log.info("created topics %s", ", ".join(created))
+        return created
     except KafkaError as exc:
         raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     finally:

@@ -1,8 +1,10 @@
 """`topics.ensure` on a real broker: creates what is missing, with its configuration, and only that."""
 
+import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from wirewatch import kafka_clients, topics
+from wirewatch.errors import ServiceUnavailable
 
 
 def test_ensure_creates_only_the_missing_topics_with_their_partitions_and_configs(kafka_settings):
@@ -23,3 +25,11 @@ def test_ensure_creates_only_the_missing_topics_with_their_partitions_and_config
     finally:
         admin.delete_topics(list(topics.specs(s)))
         admin.close()
+
+
+def test_a_topic_kafka_refuses_to_create_is_named_with_the_reason(kafka_settings):
+    # One broker cannot hold three replicas.
+    s = kafka_settings.model_copy(update={"replication": 3})
+    with pytest.raises(ServiceUnavailable) as refused:
+        topics.ensure(s, [s.rules_topic])
+    assert s.rules_topic in str(refused.value) and "replication" in str(refused.value).lower()
