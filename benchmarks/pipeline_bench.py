@@ -367,6 +367,29 @@ class Run:
         stats = es.indices.stats(index=self.settings.index, metric="indexing")
         return stats["_all"]["primaries"]["indexing"]["index_total"]
 
+    def messages(self) -> dict[str, int]:
+        """Messages on each of this run's topics so far (end offsets summed over partitions), by short name."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        from wirewatch import kafka_clients
+
+        prefixes = (f"{self.settings.topic_prefix}.", f"{self.settings.app_id}-")
+        admin = kafka_clients.admin(self.settings)
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        finally:
+            admin.close()
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap.split(","))
+        try:
+            counts = {}
+            for topic in mine:
+                tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+                short = topic.removeprefix(prefixes[0]).removeprefix(prefixes[1])
+                counts[short] = sum(consumer.end_offsets(tps).values()) if tps else 0
+            return counts
+        finally:
+            consumer.close()
+
     def notes(self) -> dict[str, int]:
         """What the workers' logs say happened that should be rare: messages Faust skipped (read back), parked ones."""
         text = "".join(w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists())
@@ -522,11 +545,18 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
             row["alerts"] = len(arrived)
             row["alerts by the last story indexed"] = sum(1 for t in arrived if t <= finished_wall)
             row["last alert s"] = max(arrived) - first_wall if arrived else None
+        # Counted before the rule change below adds its own: what the drain
+        # sent toward and within the alert stage (the matches and alerts
+        # topics, the alert stage's table changelogs; not its timer's ticks).
+        row["messages"] = run.messages()
+        row["alert path messages"] = sum(n for t, n in row["messages"].items()
+                                         if t in ("matches", "alerts") or (t.startswith("alerts-") and t != "alerts-ticks"))
         row.update(run.notes())
         if all(w.alive() for w in run.workers) and done >= len(stories):
             row["change live s"], row["change s"] = change_one_rule(run, rules, share)
         log(f"  drain {row['drain/s'] or 0:,.0f}/s = {row['drain/bulk'] or 0:.0%} of bulk; start {row['start s'] or 0:.1f}s; "
-            f"metrics {row['metrics']}: {row['CPU ms/story'] or 0:.3f} CPU ms/story, {row['scrapes']} scrapes"
+            f"metrics {row['metrics']}: {row['CPU ms/story'] or 0:.3f} CPU ms/story, {row['scrapes']} scrapes; "
+            f"{row['alert path messages']:,} messages on the alert path"
             + (f"; {row['alerts']:,} alerts, {row['alerts by the last story indexed']:,} of them by the last story indexed, "
                f"the last {row['last alert s'] or 0:.1f}s after the first story matched" if "alerts" in row else ""))
         return row
@@ -738,8 +768,8 @@ def report(drains: list[dict], paces: list[dict]) -> str:
     lines = ["| rules | subscribed | workers | metrics | rules check s / MB | rules apply s / MB | produce/s | consume/s | bulk/s | "
              "worker start s | drain/s | drain / bulk | worker CPU | CPU ms/story | worker RSS MB | "
              "one rule changed → live in the workers / a story with it indexed s | indexed | read back by the guard | "
-             "alerts (sent by the last story indexed) | first story matched → last alert s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "alerts (sent by the last story indexed) | first story matched → last alert s | messages on the alert path |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in drains:
         lines.append(
             f"| {r['rules']:,} | {r['subscribed']:.0%} | {r['workers']} | {r.get('metrics', 'on')} | {fmt(r.get('rules check s'), 1)} / {fmt(r.get('rules check MB'))} | "
@@ -748,7 +778,8 @@ def report(drains: list[dict], paces: list[dict]) -> str:
             f"{'–' if r['drain/bulk'] is None else format(r['drain/bulk'], '.0%')} | "
             f"{'–' if r.get('worker CPU') is None else format(r['worker CPU'], '.0%')} | {fmt(r.get('CPU ms/story'), 3)} | {fmt(r['worker RSS MB'])} | "
             f"{fmt(r.get('change live s'), 1)} / {fmt(r.get('change s'), 1)} | {fmt(r.get('indexed'))} | {fmt(r.get('read back'))} | "
-            f"{fmt(r.get('alerts'))} ({fmt(r.get('alerts by the last story indexed'))}) | {fmt(r.get('last alert s'), 1)} |"
+            f"{fmt(r.get('alerts'))} ({fmt(r.get('alerts by the last story indexed'))}) | {fmt(r.get('last alert s'), 1)} | "
+            f"{fmt(r.get('alert path messages'))} |"
             + (f" {r['note']}" if r.get("note") else "")
         )
     if paces:
