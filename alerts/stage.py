@@ -255,19 +255,19 @@ class AlertStage:
         # A webhook's URL comes from the rules: none is sent before they are loaded.
         if self._ready is not None:
             await self._ready()
-        async for event in stream.events():
-            await self._guarded(self.deliver_guard, Raw.of(event), self.accept)
-
-    async def _guarded(self, guard: GapGuard, raw: Raw, handle) -> None:
-        """Handle `raw`, after any messages before it that the stream skipped."""
-        try:
-            missed = await guard.missed_before(raw)
-        except Exception:
-            log.exception("alerts: could not read what %s[%d] skipped before %d", raw.topic, raw.partition, raw.offset)
-            missed = []
-        for message in (*missed, raw):
-            await self.failures.run(handle, message)
-        guard.done(raw)
+        s = self.settings
+        # In batches, as decisions are: progress is then recorded once per
+        # batch and partition, not once per alert (a changelog message each).
+        # Taking an alert only starts its delivery, so none waits on another.
+        async for events in stream.take_events(s.alerts_batch, within=s.alerts_batch_seconds):
+            raws = [Raw.of(e) for e in events]
+            try:
+                todo = await self.deliver_guard.fill(raws)
+            except Exception:
+                log.exception("alerts: could not read what the stream skipped before %s", raws[0].where())
+                todo = raws
+            await self._accept_all(todo)
+            self.deliver_guard.done_all(raws)
 
     async def _tick_agent(self, stream) -> None:
         if self._ready is not None:
