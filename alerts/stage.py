@@ -225,17 +225,7 @@ class AlertStage:
     async def _decide_agent(self, stream) -> None:
         if self._ready is not None:
             await self._ready()
-        s = self.settings
-        async for events in stream.take_events(s.alerts_batch, within=s.alerts_batch_seconds):
-            raws = [Raw.of(e) for e in events]
-            try:
-                todo = await self.decide_guard.fill(raws)
-            except Exception:
-                log.exception("alerts: could not read what the stream skipped before %s", raws[0].where())
-                todo = raws
-            async with self._lock:
-                await self._decide_all(todo)
-            self.decide_guard.done_all(raws)
+        await self._in_batches(stream, self.decide_guard, self._decide_all, self._lock)
 
     async def _decide_all(self, raws: list[Raw]) -> None:
         """Decide a batch of matches; what they caused is on Kafka before any of them counts as handled."""
@@ -255,19 +245,30 @@ class AlertStage:
         # A webhook's URL comes from the rules: none is sent before they are loaded.
         if self._ready is not None:
             await self._ready()
-        s = self.settings
-        # In batches, as decisions are: progress is then recorded once per
-        # batch and partition, not once per alert (a changelog message each).
         # Taking an alert only starts its delivery, so none waits on another.
+        await self._in_batches(stream, self.deliver_guard, self._accept_all)
+
+    async def _in_batches(self, stream, guard: GapGuard, handle_all: Callable[[list[Raw]], Awaitable[None]],
+                          lock: asyncio.Lock | None = None) -> None:
+        """Hand the stream to `handle_all` in batches, each after any messages the stream skipped before it.
+
+        Progress is recorded once per batch and partition, not once per
+        message (a changelog message each).
+        """
+        s = self.settings
         async for events in stream.take_events(s.alerts_batch, within=s.alerts_batch_seconds):
             raws = [Raw.of(e) for e in events]
             try:
-                todo = await self.deliver_guard.fill(raws)
+                todo = await guard.fill(raws)
             except Exception:
                 log.exception("alerts: could not read what the stream skipped before %s", raws[0].where())
                 todo = raws
-            await self._accept_all(todo)
-            self.deliver_guard.done_all(raws)
+            if lock is None:
+                await handle_all(todo)
+            else:
+                async with lock:
+                    await handle_all(todo)
+            guard.done_all(raws)
 
     async def _tick_agent(self, stream) -> None:
         if self._ready is not None:
