@@ -15,10 +15,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Kafka's error codes
-UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
-ALREADY_EXISTS = 36  # TOPIC_ALREADY_EXISTS
-
 
 def specs(settings: Settings) -> dict[str, dict[str, str]]:
     """Topic name -> topic configs."""
@@ -38,7 +34,7 @@ def specs(settings: Settings) -> dict[str, dict[str, str]]:
 def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
     wanted = specs(settings)
     if names is not None:
@@ -47,7 +43,7 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
     try:
         # Only the topics wanted are described: listing every topic of a
         # large cluster took longer than the rest of a one-rule `rules apply`.
-        missing = [t["name"] for t in admin.describe_topics(list(wanted)) if t["error_code"] == UNKNOWN_TOPIC]
+        missing = [t["name"] for t in admin.describe_topics(list(wanted)) if t["error_code"] == UnknownTopicOrPartitionError.errno]
         if not missing:
             return []
         new = [
@@ -61,7 +57,7 @@ def ensure(settings: Settings, names: list[str] | None = None, timeout_s: float 
         for topic in answer["topics"]:
             if topic["error_code"] == 0:
                 created.append(topic["name"])
-            elif topic["error_code"] != ALREADY_EXISTS:
+            elif topic["error_code"] != TopicAlreadyExistsError.errno:
                 failed.append(f"{topic['name']}: {topic['error_message'] or 'error ' + str(topic['error_code'])}")
         if failed:
             raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap} could not create " + "; ".join(failed))

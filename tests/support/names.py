@@ -42,7 +42,7 @@ def remove_all(kafka_bootstrap: str | None, es_url: str | None) -> None:
             log.warning("could not delete this session's topics: %s", exc)
     if es_url:
         try:
-            _remove_indices(es_url, sorted(names))
+            _remove_indices(es_url, names)
         except Exception as exc:  # noqa: BLE001
             log.warning("could not delete this session's indices: %s", exc)
     _handed_out.clear()
@@ -60,15 +60,14 @@ def _remove_topics(bootstrap: str, names: set[str]) -> None:
         admin.close()
 
 
-def _remove_indices(es_url: str, names: list[str]) -> None:
+def _remove_indices(es_url: str, names: set[str]) -> None:
     from elasticsearch import Elasticsearch
 
-    wanted = set(names)
     with Elasticsearch(es_url, request_timeout=10) as es:
         # Listed, then deleted by exact name: Elasticsearch refuses wildcard deletes of indices by default.
-        indices = [i for i in es.indices.get(index="*", expand_wildcards="open,closed") if ours(i, wanted)]
+        indices = [i for i in es.indices.get(index="*", expand_wildcards="open,closed") if ours(i, names)]
         for i in range(0, len(indices), 50):
             es.indices.delete(index=",".join(indices[i:i + 50]), ignore_unavailable=True)
-        templates = [t["name"] for t in es.indices.get_index_template()["index_templates"] if ours(t["name"], wanted)]
+        templates = [t["name"] for t in es.indices.get_index_template()["index_templates"] if ours(t["name"], names)]
         for t in templates:
             es.options(ignore_status=404).indices.delete_index_template(name=t)
