@@ -44,6 +44,12 @@ Why nothing is lost or sent twice:
   exception from our own code is logged with its traceback and the message
   tried again (`wirewatch.pipeline.failures`).
 
+A backlog of stories is searchable first: while the worker's matching or
+indexing is behind (the `behind` given to `install`), the decide and
+deliver agents take at most `alerts_share_when_behind` of the worker's
+time (wirewatch.pipeline.pacing), waiting between batches, never holding
+a message.
+
 Story lifecycle: an update or correction alerts only for the rules it newly
 matches (the handled record).  A story under embargo waits in each
 subscriber's mailbox (its match in `alerts-pending`) and is routed by a tick
@@ -76,6 +82,7 @@ from wirewatch.pipeline.deadletter import DeadLetters
 from wirewatch.pipeline.failures import PerMessage
 from wirewatch.pipeline.progress import GapGuard, Raw, faust_gaps
 from wirewatch.pipeline.counters import Counters
+from wirewatch.pipeline.pacing import GiveWay
 from wirewatch.pipeline.retry import retrying as stage_retrying
 from wirewatch.pipeline.tables import by_hash, by_suffix, keyed_table
 from wirewatch.query import compile_rule, story_hits
@@ -103,6 +110,7 @@ def install(
     ready: Callable[[], Awaitable[Any]] | None = None,
     clock: Callable[[], float] = time.time,
     console: Any = None,
+    behind: Callable[[], bool] | None = None,
 ) -> "AlertStage":
     """Add the alert stage to a Faust app.
 
@@ -110,9 +118,13 @@ def install(
     change at run time); by default the rules file of `settings.rules_file`
     is read when the worker starts and re-read when it changes.  `ready` is
     awaited before the first match is decided, so that no match meets a
-    rule book that is still loading.
+    rule book that is still loading.  `behind` says whether the stages
+    before this one (matching, indexing) have a backlog on this worker:
+    the stage then takes at most `settings.alerts_share_when_behind` of the
+    worker's time (see wirewatch.pipeline.pacing).
     """
     stage = AlertStage(app, settings, rules, clock=clock, console=console, ready=ready)
+    stage.give_way = GiveWay(behind, settings.alerts_share_when_behind, on_change=stage.on_backlog)
     stage.install()
     return stage
 
@@ -164,6 +176,7 @@ class AlertStage:
         self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
         self._sending: set[bytes] = set()
         self._swept: dict[int, float] = {}
+        self.give_way = GiveWay(None, 1.0)
 
     # ------------------------------------------------------------ wiring
 
@@ -263,12 +276,17 @@ class AlertStage:
             except Exception:
                 log.exception("alerts: could not read what the stream skipped before %s", raws[0].where())
                 todo = raws
+            began = time.perf_counter()
             if lock is None:
                 await handle_all(todo)
             else:
                 async with lock:
                     await handle_all(todo)
             guard.done_all(raws)
+            self.give_way.spent(time.perf_counter() - began)
+            # Here, not before handling: what waits stays in Faust's buffer,
+            # which a rebalance clears of partitions this worker loses.
+            await self.give_way.turn()
 
     async def _tick_agent(self, stream) -> None:
         if self._ready is not None:
@@ -278,11 +296,16 @@ class AlertStage:
             if stale:
                 continue  # a backlog of old ticks: the fresh ones will do
             partition = event.message.partition
+            # While the stage gives way to a backlog, its streams are not
+            # stuck: what they have not reached yet is not a skipped tail.
+            catch_up = not self.give_way.is_behind()
             try:
                 async with self._lock:
-                    await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self._decide_all)
+                    if catch_up:
+                        await self._catch_up(self.decide_guard, self.settings.matches_topic, partition, self._decide_all)
                     await self.flush_due(partition)
-                await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self._accept_all)
+                if catch_up:
+                    await self._catch_up(self.deliver_guard, self.settings.alerts_topic, partition, self._accept_all)
                 self.resume_deliveries(partition)
                 self._sweep(partition)
                 self._report()
@@ -656,11 +679,15 @@ class AlertStage:
                 # From here the send cannot be taken back (email goes out in a
                 # thread): a stop or a rebalance lets it finish and be recorded.
                 self._sending.add(key)
+                began = time.perf_counter()
                 try:
                     await self.dispatcher.send(alert)
                 finally:
                     self._sending.discard(key)
+                    self.give_way.spent(time.perf_counter() - began)
 
+        # Waiting here holds nothing of Kafka's: the alert is in the outbox.
+        await self.give_way.turn()
         try:
             attempts = await retrying(attempt, deadline=deadline, settings=self.settings, on_retry=on_retry)
         except asyncio.CancelledError:
@@ -699,6 +726,13 @@ class AlertStage:
         await self.delivered.written(key)
 
     # ------------------------------------------------------------ upkeep
+
+    def on_backlog(self, behind: bool) -> None:
+        if behind:
+            log.info("alerts: matching or indexing has a backlog; alerts take at most %.0f%% of the worker "
+                     "until it is gone (WIREWATCH_ALERTS_SHARE_WHEN_BEHIND)", 100 * self.settings.alerts_share_when_behind)
+        else:
+            log.info("alerts: backlog gone; alerts at full pace (%.1fs given way so far)", self.give_way.waited)
 
     def _report(self) -> None:
         self.stats["parked"] = self.failures.parked

@@ -41,6 +41,9 @@ log = logging.getLogger("wirewatch.streams")
 # progress, before they are read back directly (see wirewatch.pipeline.progress).
 TAIL_IDLE_SECONDS = 20.0
 BUG_HORIZON_SECONDS = 60.0
+# A stage that just indexed a full bulk request's worth in one take still
+# counts as behind this long: the next take is usually on its way.
+BEHIND_AFTER_FULL_SECONDS = 0.5
 # Messages of the matched topic the index stage takes at once: each carries
 # up to a match batch of stories, cut into bulk requests of `index_batch`.
 INDEX_TAKE_MESSAGES = 64
@@ -146,6 +149,9 @@ class IndexStage:
         self.lock = asyncio.Lock()
         self.indexed = 0
         self.stale = 0
+        # Until when (monotonic) this stage counts as behind: while it works
+        # on a take of a full bulk request or more, and briefly after one.
+        self.behind_until = 0.0
         # Told of each bulk answer: (seconds, received times of the stories indexed, refused items by kind).
         self.on_bulk: Callable[[float, list, Counter[str]], None] | None = None
 
@@ -160,6 +166,9 @@ class IndexStage:
                         pending.append((entry.doc, each))
                     elif entry.error is not None:
                         await self.failures.park(entry.error, each, later=True)
+            full = len(pending) >= self.settings.index_batch
+            if full:
+                self.behind_until = float("inf")
             # A few bulk requests in flight at once, so that Elasticsearch
             # indexes one while the next is built and sent.
             batches = [_Batch(run) for run in runs(pending, lambda _: 0, self.settings.index_batch)]
@@ -169,9 +178,13 @@ class IndexStage:
                 async with gate:
                     await self.failures.run(self._write_all, batch, parks=lambda: [raw for _, raw in batch.items])
 
-            await asyncio.gather(*(write(b) for b in batches))
-            await self.failures.settle()
-            self.guard.done_all(raws)
+            try:
+                await asyncio.gather(*(write(b) for b in batches))
+                await self.failures.settle()
+                self.guard.done_all(raws)
+            finally:
+                if full:
+                    self.behind_until = time.monotonic() + BEHIND_AFTER_FULL_SECONDS
 
     async def _write_all(self, batch: "_Batch") -> None:
         # Items the cluster could not take yet (429, 5xx on a shard) are

@@ -6,7 +6,9 @@ This is the one place that builds clients and wires stages together.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from alerts.rulebook import RuleBook
 from alerts.stage import install as install_alerts
@@ -50,7 +52,8 @@ def build(settings: Settings):
     install_matching(app, topics, settings, match_stage)
     install_indexing(app, topics, settings, index_stage)
     install_tail_check(app, {settings.stories_topic: match_stage, settings.matched_topic: index_stage})
-    alert_stage = install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait)
+    behind = falling_behind(app, settings, match_stage.guard, index_stage)
+    alert_stage = install_alerts(app, settings, rules=lambda: book, ready=rules.ready.wait, behind=behind)
     if settings.metrics_port:
         observe(app, settings, Metrics(), rules, es, dead, match_stage, index_stage, alert_stage)
 
@@ -61,6 +64,25 @@ def build(settings: Settings):
         await index_stage.guard.close()
 
     return app
+
+
+def falling_behind(app, settings: Settings, match_guard: GapGuard, index_stage: IndexStage) -> Callable[[], bool]:
+    """Whether this worker's matching or indexing has a backlog.
+
+    Matching: more stories waiting on the partitions it holds than one bulk
+    request takes.  Indexing: it is writing a take of a full bulk request
+    or more (or just wrote one).  Stories arriving at a live wire's pace
+    are neither, however high the rate the worker keeps up with.
+    """
+    stories = settings.stories_topic
+
+    def behind() -> bool:
+        if time.monotonic() < index_stage.behind_until:
+            return True
+        waiting = sum(lag.lag or 0 for lag in monitoring.consumer_lag(app, {stories}, {stories: match_guard}))
+        return waiting > settings.index_batch
+
+    return behind
 
 
 def observe(app, settings: Settings, metrics: Metrics, rules: LiveRules, es, dead: DeadLetters,

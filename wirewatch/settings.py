@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     match_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of stories to match.")
     alerts_batch: int = Field(500, ge=1, description="Most matches the alert stage decides at once (one flush to Kafka per batch).")
     alerts_batch_seconds: float = Field(0.02, gt=0, description="Longest wait to fill a batch of matches to decide.")
+    alerts_share_when_behind: float = Field(
+        0.1, gt=0, le=1,
+        description="While this worker's matching or indexing has a backlog (more stories waiting than one bulk request "
+                    "holds), the most of the worker's time the alert stage takes, so that the backlog is searchable first; "
+                    "alerts catch up once it is gone. 1: alerts keep step with matching.")
     log_level: str = Field("info", description="Log level of workers: debug, info, warning, error.")
 
     # Alerts: email
