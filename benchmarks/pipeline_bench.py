@@ -17,8 +17,10 @@ SMTP server: `wirewatch alerts smtp-sink` in a process of its own):
   `wirewatch produce` sends (acks=all, idempotent) - a ceiling, and the backlog;
 - **consume**: the backlog read back with aiokafka (the client Faust uses)
   and each value decoded as JSON - the ceiling of the worker's input;
-- **bulk**: the same stories as index documents, written to a scratch index
-  by one elasticsearch-py client, 500 per request - the ceiling of its output;
+- **bulk**: the documents the worker writes for the same stories (with the
+  ids of the rules each matches, and the time of the request), written to
+  a scratch index by one elasticsearch-py client, 500 per request - the
+  ceiling of its output;
 - **drain**: `wirewatch worker` process(es) started on the backlog, timed
   from the first story matched (the first message on the matched topic) to
   the last one indexed, so both stages are in it (read every 0.1 s from the
@@ -64,7 +66,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from producers.sources import read_stories  # noqa: E402
-from wirewatch.model import MatchedStory, Story  # noqa: E402
+from wirewatch.model import Story  # noqa: E402
 from wirewatch.settings import Settings  # noqa: E402
 
 PARTITIONS = 4
@@ -313,19 +315,37 @@ def consume_ceiling(settings: Settings, expected: int) -> float:
     return asyncio.run(run())
 
 
-def bulk_ceiling(settings: Settings, stories: list[Story]) -> float:
-    """One elasticsearch-py client writing the stories as index documents, 500 per request; stories/s."""
+_matchers: dict[tuple, object] = {}
+
+
+def worker_documents(stories: list[Story], rules: list[tuple[str, str]], engine: str) -> list:
+    """The index documents the worker writes for these stories: each with the ids of the rules it matches."""
+    from streams.indexing import doc_of
+    from streams.matching import match_story
+    from wirewatch.query.matcher import Matcher
+
+    key = (len(rules), rules[0] if rules else None, engine)
+    if key not in _matchers:
+        _matchers.clear()  # one rule set at a time: 100,000 rules take a few hundred MB
+        _matchers[key] = Matcher.from_rules(rules, engine=None if engine == "auto" else engine)
+    matcher = _matchers[key]
+    return [doc_of(match_story(matcher, s)[0]) for s in stories]
+
+
+def bulk_ceiling(settings: Settings, stories: list[Story], rules: list[tuple[str, str]]) -> float:
+    """One elasticsearch-py client writing the worker's documents of the stories, 500 per request; stories/s."""
     from streams import elastic
-    from streams.indexing import bulk_operations, doc_of
+    from streams.indexing import bulk_operations
 
     index = f"{settings.index}-ceiling"
+    items = worker_documents(stories, rules, settings.matcher_engine)
     es = elastic.sync_client(settings)
     try:
         es.indices.create(index=index)  # the run's index template (for name-*) gives it the same mapping
-        items = [doc_of(MatchedStory(story=s)) for s in stories]
         t0 = time.perf_counter()
         for i in range(0, len(items), 500):
-            response = es.bulk(operations=bulk_operations(items[i:i + 500], index))
+            # Stamped as the worker stamps each request.
+            response = es.bulk(operations=bulk_operations(items[i:i + 500], index, datetime.now(timezone.utc)))
             if response.get("errors"):
                 raise RuntimeError("the ceiling's bulk request had errors")
         rate = len(items) / (time.perf_counter() - t0)
@@ -482,7 +502,7 @@ def drain(base: Settings, home: Path, stories: list[Story], rules: list[tuple[st
         apply_rules(run, rules, share, row)
         row["produce/s"], _ = produce(run.settings, stories)
         row["consume/s"] = consume_ceiling(run.settings, len(stories))
-        row["bulk/s"] = bulk_ceiling(run.settings, stories)
+        row["bulk/s"] = bulk_ceiling(run.settings, stories, rules)
         log(f"  ceilings: produce {row['produce/s']:,.0f}/s, consume {row['consume/s']:,.0f}/s, bulk {row['bulk/s']:,.0f}/s")
         if mail is not None:
             mail.clear()
