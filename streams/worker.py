@@ -96,6 +96,7 @@ def observe(app, settings: Settings, metrics: Metrics, rules: LiveRules, es, dea
     s.indexed = lambda: (index_stage.indexed, index_stage.stale)
     s.rule_matches = match_stage.rule_matches = Counter()
     s.alerts_by_channel = alert_stage.by_channel
+    s.alerts_gave_way = lambda: alert_stage.give_way.waited
     s.dead_letters = [dead.by_stage, alert_stage.dead.by_stage]
     index_stage.on_bulk = metrics.bulk_done
     alert_stage.on_sent = lambda alert: metrics.alert_sent(alert.channel, (m.story.received.isoformat() for m in alert.matches))

@@ -46,6 +46,8 @@ def worker_metrics(clock=None) -> tuple[Metrics, dict]:
     s.lag = lambda: state["lag"]
     s.rules = lambda: (3, 7)
     s.ready = lambda: True
+    s.alerts_gave_way = lambda: state["gave_way"]
+    state["gave_way"] = 0.0
     return m, state
 
 
@@ -66,6 +68,8 @@ def test_counts_kept_by_the_stages_are_read_at_scrape_time():
     assert value(got["wirewatch_alerts_sent"], "wirewatch_alerts_sent_total", channel="email") == 2
     assert value(got["wirewatch_alerts_retried"], "wirewatch_alerts_retried_total", channel="slack") == 5
     assert value(got["wirewatch_alerts_parked"], "wirewatch_alerts_parked_total", channel="slack") == 1
+    state["gave_way"] = 2.5
+    assert value(scrape(m)["wirewatch_alerts_gave_way_seconds"], "wirewatch_alerts_gave_way_seconds_total") == 2.5
     assert value(got["wirewatch_dead_letters"], "wirewatch_dead_letters_total", stage="match") == 1
     assert value(got["wirewatch_dead_letters"], "wirewatch_dead_letters_total", stage="alerts") == 2
     lag = got["wirewatch_consumer_lag_messages"]

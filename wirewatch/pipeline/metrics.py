@@ -49,6 +49,7 @@ NAMES = (
     "wirewatch_alerts_sent_total",
     "wirewatch_alerts_retried_total",
     "wirewatch_alerts_parked_total",
+    "wirewatch_alerts_gave_way_seconds_total",
     "wirewatch_dead_letters_total",
     "wirewatch_consumer_lag_messages",
     "wirewatch_consumer_committed_offset",
@@ -91,6 +92,7 @@ class Sources:
     indexed: Callable[[], tuple[int, int]] | None = None  # (indexed, stale)
     rule_matches: Counter[str] | None = None
     alerts_by_channel: Counter[tuple[str, str]] | None = None  # (event, channel)
+    alerts_gave_way: Callable[[], float] | None = None  # seconds the alert stage waited for a backlog
     dead_letters: list[Counter[str]] = field(default_factory=list)  # by stage
     lag: Callable[[], Iterable[Lag]] | None = None
     rules: Callable[[], tuple[int, int]] | None = None  # (live rules, version)
@@ -269,6 +271,9 @@ class _Collector(Collector):
             if event in by_event:
                 by_event[event].add_metric([channel], n)
         yield from by_event.values()
+        yield _counter("wirewatch_alerts_gave_way_seconds",
+                       "Time the alert stage held back while matching or indexing had a backlog (WIREWATCH_ALERTS_SHARE_WHEN_BEHIND).",
+                       s.alerts_gave_way() if s.alerts_gave_way else 0.0)
 
         dead = CounterMetricFamily("wirewatch_dead_letters", "Messages parked on the dead-letter topic.", labels=["stage"])
         stages: Counter[str] = Counter()
