@@ -71,8 +71,10 @@ def falling_behind(app, settings: Settings, match_guard: GapGuard, index_stage: 
 
     Matching: more stories waiting on the partitions it holds than one bulk
     request takes.  Indexing: it is writing a take of a full bulk request
-    or more (or just wrote one).  Stories arriving at a live wire's pace
-    are neither, however high the rate the worker keeps up with.
+    or more (or just wrote one).  A live wire the worker keeps up with is
+    neither, unless a bulk request's worth of stories arrives while one
+    take is written and the next gathered (by default, from roughly 1,000
+    to 2,000 stories a second, with how long Elasticsearch takes).
     """
     stories = settings.stories_topic
 
