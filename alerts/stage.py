@@ -123,8 +123,7 @@ def install(
     the stage then takes at most `settings.alerts_share_when_behind` of the
     worker's time (see wirewatch.pipeline.pacing).
     """
-    stage = AlertStage(app, settings, rules, clock=clock, console=console, ready=ready)
-    stage.give_way = GiveWay(behind, settings.alerts_share_when_behind, on_change=stage.on_backlog)
+    stage = AlertStage(app, settings, rules, clock=clock, console=console, ready=ready, behind=behind)
     stage.install()
     return stage
 
@@ -159,7 +158,8 @@ def _stories(alert: Alert) -> str:
 
 
 class AlertStage:
-    def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console, ready=None) -> None:
+    def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console, ready=None,
+                 behind: Callable[[], bool] | None = None) -> None:
         self.app = app
         self._ready = ready
         self.settings = settings
@@ -176,7 +176,7 @@ class AlertStage:
         self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
         self._sending: set[bytes] = set()
         self._swept: dict[int, float] = {}
-        self.give_way = GiveWay(None, 1.0)
+        self.give_way = GiveWay(behind, settings.alerts_share_when_behind, on_change=self.on_backlog)
 
     # ------------------------------------------------------------ wiring
 

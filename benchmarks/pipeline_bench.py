@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
@@ -315,20 +316,19 @@ def consume_ceiling(settings: Settings, expected: int) -> float:
     return asyncio.run(run())
 
 
-_matchers: dict[tuple, object] = {}
+@functools.lru_cache(maxsize=1)  # one rule set at a time: 100,000 rules take a few hundred MB
+def _matcher(rules: tuple[tuple[str, str], ...], engine: str):
+    from wirewatch.query.matcher import Matcher
+
+    return Matcher.from_rules(rules, engine=None if engine == "auto" else engine)
 
 
 def worker_documents(stories: list[Story], rules: list[tuple[str, str]], engine: str) -> list:
     """The index documents the worker writes for these stories: each with the ids of the rules it matches."""
     from streams.indexing import doc_of
     from streams.matching import match_story
-    from wirewatch.query.matcher import Matcher
 
-    key = (len(rules), rules[0] if rules else None, engine)
-    if key not in _matchers:
-        _matchers.clear()  # one rule set at a time: 100,000 rules take a few hundred MB
-        _matchers[key] = Matcher.from_rules(rules, engine=None if engine == "auto" else engine)
-    matcher = _matchers[key]
+    matcher = _matcher(tuple(map(tuple, rules)), engine)
     return [doc_of(match_story(matcher, s)[0]) for s in stories]
 
 
