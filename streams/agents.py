@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from dataclasses import replace
 from functools import partial
+from itertools import chain
 from collections.abc import Callable, Container
 
 from wirewatch.errors import PermanentError, WireWatchError
@@ -95,9 +95,12 @@ class MatchStage:
         async with self.lock:
             out: dict[int, list[tuple[Raw, bytes]]] = {}
             todo = await self.guard.fill(raws)
-            self.counts.add(consumed=len(todo))
-            for raw in todo:
-                await self.failures.run(partial(self._one, out=out), raw)
+            tally = _Tally()
+            try:
+                for raw in todo:
+                    await self.failures.run(partial(self._one, out=out, tally=tally), raw)
+            finally:
+                self._count(len(todo), tally)
             # What the batch matched goes to the index stage as a few
             # messages per partition, in order, on the partition the stories
             # came from (the one their keys hash to).
@@ -109,20 +112,40 @@ class MatchStage:
             self.guard.done_all(raws)
         self.counts.report()
 
-    async def _one(self, raw: Raw, out: dict[int, list[tuple[Raw, bytes]]]) -> None:
+    async def _one(self, raw: Raw, out: dict[int, list[tuple[Raw, bytes]]], tally: "_Tally") -> None:
         story = Story.from_json(raw.value or b"", raw.where())
         matched, groups = match_story(self.rules.matcher, story, self.subscribed, self.partition_of, self.partitions)
         key = story.id.encode()
         for partition, group in groups.items():
             await self.publisher.send(self.matches_topic, key, group.to_json(), partition)
         out.setdefault(raw.partition, []).append((raw, matched.to_json()))
-        if matched.rules and self.rule_matches is not None:
-            self.rule_matches.update(matched.rules)
-        self.counts.add(stories=1, matched=bool(matched.rules), matches=len(matched.rules),
-                        to_alerts=sum(len(getattr(g, "rules", ())) for g in groups.values()))
+        # Counted once the story is done: a story tried again is counted once.
+        tally.stories += 1
+        if matched.rules:
+            tally.rules.append(matched.rules)
+        for group in groups.values():
+            tally.to_alerts += len(getattr(group, "rules", ()))
+
+    def _count(self, consumed: int, tally: "_Tally") -> None:
+        matches = sum(map(len, tally.rules))
+        self.counts.add(consumed=consumed, stories=tally.stories, matched=len(tally.rules), matches=matches,
+                        to_alerts=tally.to_alerts)
+        if matches and self.rule_matches is not None:
+            self.rule_matches.update(chain.from_iterable(tally.rules))
 
     async def _send_run(self, job: "_Run") -> None:
         await self.publisher.send(self.matched_topic, None, MatchedBatch.join([part for _, part in job.items]), job.partition)
+
+
+class _Tally:
+    """What the stories of one batch matched, counted once per batch (per story, counting cost about as much as parsing the story)."""
+
+    __slots__ = ("stories", "rules", "to_alerts")
+
+    def __init__(self) -> None:
+        self.stories = 0
+        self.rules: list[tuple[str, ...]] = []  # of each story that matched any
+        self.to_alerts = 0
 
 
 class _Run:
@@ -161,7 +184,7 @@ class IndexStage:
             for raw in await self.guard.fill(raws):
                 for entry in entries_of_message(raw.value or b"", raw.where()):
                     # A story of a batch is parked, and its document written, as itself.
-                    each = raw if entry.n is None else replace(raw, item=entry.n, value=entry.payload, key=entry.key)
+                    each = raw if entry.n is None else raw.item_of(entry.n, entry.payload, entry.key)
                     if entry.doc is not None:
                         pending.append((entry.doc, each))
                     elif entry.error is not None:

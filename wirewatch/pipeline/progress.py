@@ -54,6 +54,10 @@ class Raw:
         msg = event.message
         return cls(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
 
+    def item_of(self, n: int, value: bytes | None, key: bytes | None) -> "Raw":
+        """Item `n` of this message, as a message of its own (to park it alone); `dataclasses.replace` took twice as long."""
+        return Raw(self.topic, self.partition, self.offset, key, value, self.timestamp, n)
+
     def where(self) -> str:
         at = f"{self.topic}[{self.partition}]@{self.offset}"
         return at if self.item is None else f"{at} item {self.item}"
