@@ -157,6 +157,19 @@ def _stories(alert: Alert) -> str:
     return shown + (f"+{more}" if more else "")
 
 
+def unless_rebalancing(app: Any, behind: Callable[[], bool] | None) -> Callable[[], bool] | None:
+    """`behind`, but never while `app` rebalances.
+
+    Faust finishes handing partitions over only once every message its
+    agents took is acknowledged, and the batch this stage has taken while
+    it gives way is among them: giving way then held a rebalance up for
+    25 s while a second worker joined a drain.
+    """
+    if behind is None:
+        return None
+    return lambda: not getattr(app, "rebalancing", False) and behind()
+
+
 class AlertStage:
     def __init__(self, app: Any, settings: Settings, rules: Callable[[], RuleBook] | None, *, clock, console, ready=None,
                  behind: Callable[[], bool] | None = None) -> None:
@@ -176,7 +189,7 @@ class AlertStage:
         self._marks: dict[bytes, dict] = {}  # handled records waiting for their batch's flush
         self._sending: set[bytes] = set()
         self._swept: dict[int, float] = {}
-        self.give_way = GiveWay(behind, settings.alerts_share_when_behind, on_change=self.on_backlog)
+        self.give_way = GiveWay(unless_rebalancing(app, behind), settings.alerts_share_when_behind, on_change=self.on_backlog)
 
     # ------------------------------------------------------------ wiring
 

@@ -75,17 +75,10 @@ def falling_behind(app, settings: Settings, match_guard: GapGuard, index_stage: 
     neither, unless a bulk request's worth of stories arrives while one
     take is written and the next gathered (by default, from roughly 1,000
     to 2,000 stories a second, with how long Elasticsearch takes).
-
-    Never during a rebalance: Faust finishes handing partitions over only
-    once every message its agents took is acknowledged, and the alert
-    stage's next batch is among them.  Giving way then held a rebalance up
-    for 25 s while a second worker joined a drain.
     """
     stories = settings.stories_topic
 
     def behind() -> bool:
-        if getattr(app, "rebalancing", False):
-            return False
         if time.monotonic() < index_stage.behind_until:
             return True
         waiting = sum(lag.lag or 0 for lag in monitoring.consumer_lag(app, {stories}, {stories: match_guard}))

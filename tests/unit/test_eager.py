@@ -10,7 +10,8 @@ import pytest
 from mode import Service
 from mode.utils.locks import Event
 
-from wirewatch.pipeline.eager import EagerWaitFirst, eager_transport
+from wirewatch.pipeline import eager
+from wirewatch.pipeline.eager import EagerWaitFirst
 
 
 class Plain(Service):
@@ -149,4 +150,4 @@ def test_the_workers_consumer_is_the_eager_one(tmp_path) -> None:
     transport = create_app(Settings(home=tmp_path)).transport
     assert isinstance(transport, driver.Transport)
     assert issubclass(transport.Consumer, EagerWaitFirst) and issubclass(transport.Consumer, driver.Consumer)
-    assert issubclass(eager_transport().Consumer, EagerWaitFirst)
+    assert transport.Consumer is eager.Consumer

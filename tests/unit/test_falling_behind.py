@@ -31,14 +31,11 @@ class Guard:
         return None if o is None else {"o": o}
 
 
-def setup(ends, committed=None, processed=None, behind_until=0.0, app_out=None):
+def setup(ends, committed=None, processed=None, behind_until=0.0):
     settings = Settings(index_batch=500)
     s = settings.stories_topic
     app = SimpleNamespace(_consumer=Consumer({TP(s, p): e for p, e in ends.items()},
-                                             {TP(s, p): c for p, c in (committed or {}).items()}),
-                          rebalancing=False)
-    if app_out is not None:
-        app_out.append(app)
+                                             {TP(s, p): c for p, c in (committed or {}).items()}))
     index_stage = SimpleNamespace(behind_until=behind_until)
     guard = Guard({(s, p): o for p, o in (processed or {}).items()})
     return falling_behind(app, settings, guard, index_stage), index_stage
@@ -74,16 +71,3 @@ def test_nothing_assigned_yet_is_not_behind() -> None:
     settings = Settings()
     behind = falling_behind(SimpleNamespace(), settings, Guard({}), SimpleNamespace(behind_until=0.0))
     assert not behind()
-
-
-def test_nothing_is_behind_during_a_rebalance() -> None:
-    # Faust hands partitions over only once the alert stage has acknowledged
-    # what it took: giving way then would hold the rebalance up.
-    apps: list = []
-    behind, index_stage = setup({0: 10_000}, committed={0: 1_000}, app_out=apps)
-    index_stage.behind_until = float("inf")
-    assert behind()
-    apps[0].rebalancing = True
-    assert not behind()
-    apps[0].rebalancing = False
-    assert behind()

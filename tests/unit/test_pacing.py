@@ -129,3 +129,20 @@ def test_the_stage_is_told_when_a_backlog_begins_and_ends() -> None:
         clock.now += 1.0
         gate.is_behind()
     assert told == [True, False, True]
+
+
+def test_the_alert_stage_never_gives_way_during_a_rebalance() -> None:
+    # Faust hands partitions over only once the alert stage has acknowledged
+    # what it took: giving way then would hold the rebalance up.
+    from types import SimpleNamespace
+
+    from alerts.stage import unless_rebalancing
+
+    app = SimpleNamespace(rebalancing=False)
+    behind = unless_rebalancing(app, lambda: True)
+    assert behind()
+    app.rebalancing = True
+    assert not behind()
+    app.rebalancing = False
+    assert behind()
+    assert unless_rebalancing(app, None) is None  # no backlog signal: the stage never gives way

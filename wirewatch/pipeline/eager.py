@@ -16,6 +16,8 @@ closed and the answer is the one `wait_first` gives.  When it has to wait
 (a full buffer, a lock), what is left of it goes to mode's `wait_first`
 with the others, exactly as before, so a rebalance's `suspend_flow` still
 frees the loop.
+
+Imported only where the worker builds its Faust app: it imports Faust.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Generator
 from typing import Any
+
+from faust.transport.drivers import aiokafka as driver
+from mode.services import WaitResults
 
 
 class _Rest:
@@ -57,10 +62,6 @@ class _Rest:
                 return stop.value
 
 
-async def _finish(rest: _Rest) -> Any:
-    return await rest
-
-
 def _close_unstarted(coros: tuple[Any, ...]) -> None:
     for coro in coros:
         if asyncio.iscoroutine(coro):
@@ -71,8 +72,6 @@ class EagerWaitFirst:
     """A mixin for a mode Service (Faust's consumer): `wait_first` starts its first coroutine at once."""
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
-        from mode.services import WaitResults
-
         first = coros[0] if coros else None
         if not asyncio.iscoroutine(first):
             return await super().wait_first(*coros, timeout=timeout)  # type: ignore[misc]
@@ -87,18 +86,14 @@ class EagerWaitFirst:
             # As mode's wait_first does: the first coroutine's exception is the caller's.
             _close_unstarted(coros[1:])
             raise
-        return await super().wait_first(_finish(_Rest(first, yielded)), *coros[1:], timeout=timeout)  # type: ignore[misc]
+        return await super().wait_first(_Rest(first, yielded), *coros[1:], timeout=timeout)  # type: ignore[misc]
 
 
-def eager_transport():
+class Consumer(EagerWaitFirst, driver.Consumer):
+    """Faust's aiokafka consumer, with the `wait_first` above."""
+
+
+class Transport(driver.Transport):
     """Faust's aiokafka transport, with the consumer above."""
-    from faust.transport.drivers import aiokafka as driver
 
-    class Consumer(EagerWaitFirst, driver.Consumer):
-        pass
-
-    class Transport(driver.Transport):
-        pass
-
-    Transport.Consumer = Consumer
-    return Transport
+    Consumer = Consumer

@@ -9,13 +9,13 @@ def create_app(settings: Settings):
     """A Faust app for the worker: one consumer group (`app_id`) shared by all workers."""
     import faust
 
-    from .eager import eager_transport
+    from . import eager
 
     class App(faust.App):
         # See wirewatch.pipeline.eager: Faust's consumer without two trips
         # round the event loop per message.
         def _new_transport(self):
-            return eager_transport()(self.conf.broker_consumer, self)
+            return eager.Transport(self.conf.broker_consumer, self)
 
     datadir = settings.home / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
