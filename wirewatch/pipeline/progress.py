@@ -18,12 +18,11 @@ stream never acknowledged: the messages read back here would hold its
 commit there for good (the group's lag then never reaches 0, and a restart
 reads everything after it again).  Once they are processed, `on_read_back`
 (see `faust_gaps`) tells Faust's consumer that everything up to the last
-of them is done, as Faust does itself for offsets a compacted topic lacks.
+of them is acknowledged, so its next commit passes them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -210,19 +209,38 @@ class GapGuard:
 def faust_gaps(app: Any) -> Callable[[str, int, int, int], None]:
     """An `on_read_back` for a Faust app: the offsets count as acknowledged in its consumer.
 
-    `Consumer._add_gap` is how Faust itself passes over offsets its stream
-    will never see; it starts the range after the last commit.
+    Faust commits a partition up to the first offset missing from its
+    acknowledged ones.  Marking the read-back offsets acknowledged (as
+    `Consumer.ack` does for a message) lets its next commit step over them,
+    also when nothing arrives after them.  Its own way to pass over offsets
+    (`_add_gap`, for a compacted topic) is not enough: a gap becomes a commit
+    only once a message after it is acknowledged, so a gap at the tail of a
+    partition held the commit back for good (seen: 304 stories uncommitted
+    after a worker was killed).
     """
     from faust.types import TP
 
     def fill(topic: str, partition: int, first: int, last: int) -> None:
-        consumer = app.consumer
-        task = asyncio.ensure_future(consumer._add_gap(TP(topic, partition), first, last))
-        task.add_done_callback(_log_failure)
+        acknowledge(app.consumer, TP(topic, partition), first, last)
 
     return fill
 
 
-def _log_failure(task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("could not tell Faust about offsets read back: %s", task.exception())
+def acknowledge(consumer: Any, tp: Any, first: int, last: int) -> int:
+    """Count offsets `first`..`last` of `tp` as acknowledged in a Faust consumer; how many were not yet."""
+    from faust.types.tuples import ack_lock
+    from mode.utils.futures import notify
+
+    # The same step and lock as `Consumer.ack`: only offsets from the last
+    # commit on count, each once.
+    with ack_lock:
+        committed = consumer._committed_offset[tp]
+        start = first if committed is None else max(first, committed)
+        acked_index = consumer._acked_index[tp]
+        fresh = [offset for offset in range(start, last + 1) if offset not in acked_index]
+        if fresh:
+            acked_index.update(fresh)
+            consumer._acked[tp].extend(fresh)
+            consumer._n_acked += len(fresh)
+            notify(consumer._waiting_for_ack)
+    return len(fresh)
