@@ -4,6 +4,8 @@ Faust's own consumer object (no connection is made) decides what it would
 commit: `_filter_committable_offsets` is the step its commit timer takes.
 """
 
+import asyncio
+
 import pytest
 from faust.types import TP
 
@@ -40,8 +42,6 @@ def test_a_read_back_at_the_tail_is_committed_though_nothing_arrives_after_it(ap
 def test_faust_s_own_gap_at_the_tail_never_becomes_a_commit(app):
     # Why `faust_gaps` does not use `Consumer._add_gap`: with no message
     # acknowledged after the gap, the commit stays where it was.
-    import asyncio
-
     consumer = app.consumer
     consumer._committed_offset[tp] = 300
     asyncio.run(consumer._add_gap(tp, 0, 603))
