@@ -17,7 +17,7 @@ closed and the answer is the one `wait_first` gives.  When it has to wait
 with the others, exactly as before, so a rebalance's `suspend_flow` still
 frees the loop.
 
-Imported only where the worker builds its Faust app: it imports Faust.
+Imported only where the worker builds its Faust app (`create_app`): it imports Faust.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import asyncio
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+import faust
 from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
@@ -97,3 +98,10 @@ class Transport(driver.Transport):
     """Faust's aiokafka transport, with the consumer above."""
 
     Consumer = Consumer
+
+
+class App(faust.App):
+    """Faust's app, with the transport above."""
+
+    def _new_transport(self) -> Transport:
+        return Transport(self.conf.broker_consumer, self)

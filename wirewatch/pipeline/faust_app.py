@@ -7,15 +7,9 @@ from wirewatch.settings import Settings
 
 def create_app(settings: Settings):
     """A Faust app for the worker: one consumer group (`app_id`) shared by all workers."""
-    import faust
-
-    from . import eager
-
-    class App(faust.App):
-        # See wirewatch.pipeline.eager: Faust's consumer without two trips
-        # round the event loop per message.
-        def _new_transport(self):
-            return eager.Transport(self.conf.broker_consumer, self)
+    # Faust's app with the consumer that hands messages on without two
+    # trips round the event loop; imported here because it imports Faust.
+    from .eager import App
 
     datadir = settings.home / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
